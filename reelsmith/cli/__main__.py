@@ -1,0 +1,5 @@
+import sys
+
+from reelsmith.cli import main
+
+sys.exit(main())

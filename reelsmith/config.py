@@ -1,0 +1,93 @@
+"""Settings from the environment (``REELSMITH_*``) with an optional TOML file.
+
+``get_settings()`` is cached; tests call ``reset_settings()`` after changing the
+environment. Precedence: explicit env var > file given by ``REELSMITH_CONFIG`` > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_MiB = 1024 * 1024
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "reelsmith"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=_default_data_dir)
+    models_dir: Path | None = None  # default: data_dir / "models"
+    output_dir: Path = Path("/runpod-volume")  # where the worker writes network-volume results
+    # Input limits (0 disables a limit).
+    max_input_bytes: int = 2048 * _MiB
+    max_pixels: int = 7680 * 4320  # per frame
+    max_duration_s: float = 4 * 3600.0
+    max_frames: int = 1_000_000
+    # Local paths are accepted only under these roots (empty: any path the process can read).
+    allowed_roots: tuple[Path, ...] = ()
+    # URL downloads.
+    url_timeout_s: float = 30.0
+    url_allow_private: bool = False
+    url_allow_hosts: tuple[str, ...] = ()  # hosts/CIDRs allowed even when private
+    # Jobs.
+    job_timeout_s: float = 6 * 3600.0
+    # Encoding defaults.
+    default_codec: str = "h264"
+    default_crf: int = 18
+    threads: int = 0  # 0: let libraries decide
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or (self.data_dir / "models")
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int) and not isinstance(default, bool):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, tuple):
+        items = raw if isinstance(raw, list | tuple) else [p for p in str(raw).split(",") if p]
+        if name == "allowed_roots":
+            return tuple(Path(p).expanduser() for p in items)
+        return tuple(str(p).strip() for p in items)
+    if isinstance(default, Path) or name in {"models_dir", "data_dir", "output_dir"}:
+        return Path(str(raw)).expanduser() if raw not in (None, "") else None
+    return raw
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    values: dict[str, Any] = {}
+    defaults = Settings()
+    cfg_file = os.environ.get("REELSMITH_CONFIG")
+    if cfg_file:
+        with open(cfg_file, "rb") as fh:
+            data = tomllib.load(fh)
+        for f in fields(Settings):
+            if f.name in data:
+                values[f.name] = _coerce(f.name, data[f.name], getattr(defaults, f.name))
+    for f in fields(Settings):
+        env = os.environ.get("REELSMITH_" + f.name.upper())
+        if env is not None:
+            values[f.name] = _coerce(f.name, env, getattr(defaults, f.name))
+    # Short aliases documented in the README.
+    if "REELSMITH_MODELS" in os.environ:
+        values["models_dir"] = Path(os.environ["REELSMITH_MODELS"]).expanduser()
+    return Settings(**values)
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

@@ -1,0 +1,110 @@
+"""Progress, cancellation and deadlines, carried through a job.
+
+A :class:`JobContext` is handed to every workflow. Processing code calls
+``ctx.check()`` once per frame/chunk (raises :class:`Cancelled` or :class:`TimedOut`)
+and ``ctx.progress(fraction, stage=..., message=...)``; faces subscribe with a callback
+(terminal progress bar, server event stream, RunPod progress update).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from reelsmith.errors import Cancelled, TimedOut
+
+
+@dataclass
+class ProgressEvent:
+    stage: str
+    progress: float  # 0..1 over the whole job
+    message: str = ""
+    eta_seconds: float | None = None
+    done: int | None = None  # units done in this stage (frames, chunks)
+    total: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class JobContext:
+    """Shared by a job's threads. Thread-safe for ``progress``/``check``/``cancel``."""
+
+    def __init__(
+        self,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel_event: threading.Event | None = None,
+        timeout_s: float | None = None,
+        work_dir: Path | None = None,
+        min_interval_s: float = 0.1,
+    ) -> None:
+        self._callbacks: list[ProgressCallback] = [on_progress] if on_progress else []
+        self.cancel_event = cancel_event or threading.Event()
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout_s if timeout_s else None
+        self.timeout_s = timeout_s
+        self.work_dir = work_dir
+        self._min_interval = min_interval_s
+        self._last_emit = 0.0
+        self._lock = threading.Lock()
+        self.last_event: ProgressEvent | None = None
+        self._stage_span = (0.0, 1.0)
+        self._stage_name = ""
+
+    # -- cancellation -------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check(self) -> None:
+        """Raise if the job was cancelled or ran past its deadline."""
+        if self.cancel_event.is_set():
+            raise Cancelled("The job was cancelled.")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            self.cancel_event.set()
+            raise TimedOut(f"The job ran longer than its {self.timeout_s:g} s limit and was stopped.")
+
+    # -- progress -----------------------------------------------------------------
+    def subscribe(self, callback: ProgressCallback) -> None:
+        self._callbacks.append(callback)
+
+    def stage(self, name: str, start: float, end: float) -> None:
+        """Enter a stage that covers [start, end] of the overall progress."""
+        self._stage_name = name
+        self._stage_span = (start, end)
+        self.progress(0.0, force=True)
+
+    def progress(self, fraction: float, *, message: str = "", done: int | None = None,
+                 total: int | None = None, force: bool = False) -> None:
+        """Report progress *within the current stage* (0..1)."""
+        now = time.monotonic()
+        if not force and now - self._last_emit < self._min_interval and fraction < 1.0:
+            return
+        a, b = self._stage_span
+        overall = max(0.0, min(1.0, a + (b - a) * max(0.0, min(1.0, fraction))))
+        elapsed = now - self.started
+        eta = elapsed * (1 - overall) / overall if overall > 0.01 else None
+        ev = ProgressEvent(self._stage_name, overall, message, eta, done, total)
+        with self._lock:
+            self._last_emit = now
+            self.last_event = ev
+            callbacks = list(self._callbacks)
+        for cb in callbacks:
+            try:
+                cb(ev)
+            except Exception:  # noqa: BLE001 - a broken listener must not kill the job
+                pass
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
