@@ -1,0 +1,39 @@
+# reelsmith — `make demo` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+EXTRAS ?= server,serverless,onnx,highlights,scale,dev
+
+.PHONY: install install-torch demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# PyTorch backend (spandrel needs torchvision, whose registry build pairs with the CUDA torch
+# build; it runs on the CPU too). Kept separate: it is a large download.
+$(VENV)/.torch: $(VENV)/.installed
+	$(PIP) install -q "torch===2.13.0" "torchvision==0.28.0" "spandrel>=0.4" "safetensors>=0.4"
+	touch $@
+
+install-torch: $(VENV)/.torch
+
+demo: install
+	$(PY) scripts/demo.py
+
+test: install install-torch
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: install
+	$(VENV)/bin/ruff check reelsmith tests benchmarks scripts
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-output bench-output

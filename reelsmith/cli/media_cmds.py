@@ -1,0 +1,122 @@
+"""``reelsmith upscale | interpolate | run | workflows``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from reelsmith.cli.output import ProgressPrinter, print_json, print_summary
+from reelsmith.errors import InputError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="output file (default: <input>_<workflow>.<ext> beside the input)")
+    p.add_argument("--codec", help="h264 (default), h265, vp9, av1, h264_nvenc, hevc_nvenc")
+    p.add_argument("--crf", type=int, help="encoder quality (lower is better)")
+    p.add_argument("--preset", help="encoder speed preset")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any workflow parameter (repeatable); values are parsed as JSON when possible")
+
+
+def _upscale_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--scale", type=int, help="scale factor, e.g. 2, 3 or 4 (default 2)")
+    g.add_argument("--height", type=int, help="target output height in pixels")
+    p.add_argument("--model", help="auto | builtin | model name | path to weights")
+    p.add_argument("--sharpen", type=float, help="built-in upscaler sharpening, 0..2 (default 0.6)")
+
+
+def _interp_args(p: argparse.ArgumentParser, model_flag: str = "--model") -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--multiplier", type=int, help="2, 3, 4... times the frame rate (default 2)")
+    g.add_argument("--fps", type=float, help="target constant frame rate, e.g. 60")
+    p.add_argument(model_flag, dest="interpolation_model",
+                   help="auto | builtin | model name | path to weights")
+    p.add_argument("--quality", choices=["fast", "medium", "high"], help="built-in interpolator preset")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("upscale", help="upscale a video or an image")
+    p.add_argument("input", help="video or image file, or an http(s) URL")
+    _upscale_args(p)
+    _common(p)
+    p.set_defaults(func=_cmd_workflow, workflow="upscale")
+
+    p = sub.add_parser("interpolate", help="raise a video's frame rate")
+    p.add_argument("input")
+    _interp_args(p)
+    _common(p)
+    p.set_defaults(func=_cmd_workflow, workflow="interpolate")
+
+    p = sub.add_parser("run", help="run any workflow: reelsmith run NAME INPUT... [--param k=v]")
+    p.add_argument("workflow")
+    p.add_argument("inputs", nargs="+")
+    _common(p)
+    p.set_defaults(func=_cmd_workflow)
+
+    p = sub.add_parser("workflows", help="list workflows and their parameters")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_workflows)
+
+
+def _parse_param(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise InputError(f"--param {item!r} must look like key=value.")
+    key, raw = item.split("=", 1)
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+_FLAG_PARAMS = ("scale", "height", "model", "sharpen", "multiplier", "fps", "interpolation_model",
+                "quality", "codec", "crf", "preset")
+
+
+def _cmd_workflow(args: argparse.Namespace) -> int:
+    from reelsmith import api
+
+    params: dict[str, Any] = {}
+    for name in _FLAG_PARAMS:
+        v = getattr(args, name, None)
+        if v is not None:
+            params[name] = v
+    params.update(dict(_parse_param(x) for x in args.param))
+    sources = getattr(args, "inputs", None) or [args.input]
+    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
+    try:
+        result = api.run(args.workflow, *sources, output=args.output, progress=bar, params=params)
+    finally:
+        bar.close()
+    data = result.to_dict()
+    if args.json:
+        print_json(data)
+    elif not args.quiet:
+        print_summary(data)
+    return 0
+
+
+def _cmd_workflows(args: argparse.Namespace) -> int:
+    from reelsmith.workflows import list_workflows
+
+    wfs = list_workflows()
+    if args.json:
+        print_json([w.describe() for w in wfs])
+        return 0
+    for wf in wfs:
+        d = wf.describe()
+        print(f"{d['name']}: {d['description']}")
+        ins = ", ".join(f"{i['name']} ({'/'.join(i['kinds'])})" for i in d["inputs"])
+        print(f"  inputs: {ins}")
+        props = d["params_schema"].get("properties", {})
+        for key, prop in props.items():
+            typ = prop.get("type") or "/".join(a.get("type", "?") for a in prop.get("anyOf", []))
+            default = prop.get("default")
+            desc = prop.get("description", "")
+            print(f"    --param {key}=<{typ}>  (default {default!r})  {desc}")
+        print()
+    return 0

@@ -1,0 +1,67 @@
+"""Terminal presentation shared by CLI commands: progress bar, summaries, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from reelsmith.engine.context import ProgressEvent
+
+
+class ProgressPrinter:
+    """A tqdm bar on a terminal; nothing when quiet, JSON-only, or not a TTY."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar = None
+        self._stage = None
+
+    def __call__(self, ev: ProgressEvent) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self._bar is None:
+            self._bar = tqdm(total=1000, unit="‰", file=sys.stderr, leave=False,
+                             bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        if ev.stage != self._stage:
+            self._stage = ev.stage
+            self._bar.set_description(ev.stage or "working")
+        self._bar.n = int(ev.progress * 1000)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _fmt_media(m: dict[str, Any] | None) -> str:
+    if not m:
+        return "?"
+    if m.get("kind") == "image" or m.get("fps") is None:
+        return f"{m.get('width')}x{m.get('height')}"
+    return f"{m.get('width')}x{m.get('height')} @ {m.get('fps'):g} fps, {m.get('duration', 0):.2f} s, " \
+           f"{m.get('frames')} frames"
+
+
+def print_summary(result: dict[str, Any]) -> None:
+    meta = result.get("metadata", {})
+    outs = result.get("outputs", {})
+    print(f"{meta.get('workflow', 'done')}: wrote {', '.join(str(v) for v in outs.values())}")
+    if "input" in meta:
+        print(f"  input:   {_fmt_media(meta.get('input'))}")
+        print(f"  output:  {_fmt_media(meta.get('output'))}")
+    backend = meta.get("backend")
+    model = meta.get("model")
+    if backend or model:
+        print(f"  backend: {backend}" + (f" (model: {model})" if model else ""))
+    if meta.get("audio"):
+        print(f"  audio:   {meta['audio']}")
+    if "seconds" in meta:
+        print(f"  time:    {meta['seconds']:.2f} s")

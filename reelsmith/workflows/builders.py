@@ -1,0 +1,101 @@
+"""Turn validated params + a probed input into engine stages (built-in or model-backed)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import cv2
+import numpy as np
+
+from reelsmith.errors import InputError, ModelError
+from reelsmith.media.probe import MediaInfo
+from reelsmith.ops.upscale import ClassicalUpscaler, target_size
+from reelsmith.workflows.params import InterpolateFields, UpscaleFields
+from reelsmith.workflows.stages import InterpolateStage, UpscaleStage
+
+MAX_OUTPUT_PIXELS = 7680 * 4320
+
+
+def select_upscaler(spec: str, scale: int | None):
+    """A model-backed upscaler for ``spec``, or None for the built-in algorithm."""
+    spec = (spec or "auto").strip()
+    if spec == "builtin":
+        return None
+    try:
+        from reelsmith.models import select_upscaler as _select
+    except ImportError:
+        if spec == "auto":
+            return None
+        raise ModelError(f"Model {spec!r} cannot be used: the model layer is not available.") from None
+    return _select(spec, scale=scale)
+
+
+def select_interpolator(spec: str):
+    spec = (spec or "auto").strip()
+    if spec == "builtin":
+        return None
+    try:
+        from reelsmith.models import select_interpolator as _select
+    except ImportError:
+        if spec == "auto":
+            return None
+        raise ModelError(f"Model {spec!r} cannot be used: the model layer is not available.") from None
+    return _select(spec)
+
+
+def _describe(obj: Any) -> dict[str, Any]:
+    d = getattr(obj, "describe", None)
+    if callable(d):
+        return d()
+    return {"name": getattr(obj, "name", type(obj).__name__)}
+
+
+def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleStage, tuple[int, int], dict]:
+    """Stage, output (width, height) and a description of what will run."""
+    out_w, out_h = target_size(width, height, scale=p.scale if p.height is None else None,
+                               target_height=p.height)
+    if out_w * out_h > MAX_OUTPUT_PIXELS:
+        raise InputError(f"The output would be {out_w}x{out_h}, larger than 8K (7680x4320); "
+                         "choose a smaller scale or height.")
+    model = select_upscaler(p.model, p.scale)
+    if model is None:
+        up = ClassicalUpscaler(size=(out_w, out_h), sharpen=p.sharpen)
+        return UpscaleStage(up), (out_w, out_h), {"upscaler": _describe(up)}
+    model_scale = int(getattr(model, "scale", 1))
+    resize = None
+    if (width * model_scale, height * model_scale) != (out_w, out_h):
+        interp = cv2.INTER_AREA if width * model_scale > out_w else cv2.INTER_LANCZOS4
+
+        def resize(img: np.ndarray) -> np.ndarray:
+            return cv2.resize(img, (out_w, out_h), interpolation=interp)
+
+    desc = _describe(model) | ({"resized_to": [out_w, out_h]} if resize else {})
+    return UpscaleStage(model, resize), (out_w, out_h), {"upscaler": desc}
+
+
+def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[InterpolateStage, Fraction, bool, dict]:
+    """Stage, output fps, whether the output is constant-rate, and a description."""
+    from reelsmith.ops.interpolate import FlowInterpolator, is_duplicate, is_scene_cut
+
+    in_fps = info.fps or Fraction(25)
+    model = select_interpolator(p.interpolation_model)
+    interp = model if model is not None else FlowInterpolator(quality=p.quality)
+    thr = p.scene_threshold
+
+    def cut(a: np.ndarray, b: np.ndarray) -> bool:
+        return is_scene_cut(a, b) if thr is None else is_scene_cut(a, b, threshold=thr)
+
+    nominal = 1 / float(in_fps)
+    if p.fps is not None:
+        out_fps = Fraction(p.fps).limit_denominator(1001)
+        stage = InterpolateStage(interp, fps=out_fps, duration=info.duration or None,
+                                 nominal_interval=nominal, is_cut=cut, is_duplicate=is_duplicate)
+        constant = True
+    else:
+        m = p.multiplier or 2
+        out_fps = in_fps * m
+        stage = InterpolateStage(interp, multiplier=m, duration=info.duration or None,
+                                 nominal_interval=nominal, is_cut=cut, is_duplicate=is_duplicate)
+        constant = not info.variable_frame_rate
+    return stage, out_fps, constant, {"interpolator": _describe(interp)}

@@ -1,0 +1,185 @@
+"""Engine stages that adapt the ops (and model-backed equivalents) to streaming frames."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, Protocol
+
+import numpy as np
+
+from reelsmith.media.frame import Frame
+
+
+class Upscaler(Protocol):
+    name: str
+
+    def upscale(self, image: np.ndarray) -> np.ndarray: ...
+
+
+class Interpolator(Protocol):
+    name: str
+
+    def prepare(self, a: np.ndarray, b: np.ndarray) -> Any: ...
+
+    def interpolate(self, state: Any, t: float) -> np.ndarray: ...
+
+
+class UpscaleStage:
+    """Upscale each frame; ``resize`` (optional) brings a fixed-scale model's output to size."""
+
+    name = "upscale"
+
+    def __init__(self, upscaler: Upscaler,
+                 resize: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.upscaler = upscaler
+        self.resize = resize
+
+    def process(self, frame: Frame) -> list[Frame]:
+        img = self.upscaler.upscale(frame.image)
+        if self.resize is not None:
+            img = self.resize(img)
+        frame.image = img
+        return [frame]
+
+    def flush(self) -> list[Frame]:
+        return []
+
+
+class InterpolateStage:
+    """Insert frames between consecutive input frames.
+
+    Timing: in ``multiplier`` mode every input interval [t_a, t_b) is split into
+    ``multiplier`` equal steps, so variable-frame-rate input stays in sync; in ``fps``
+    mode output frames sit at k/fps for every k whose time lies within the input's
+    duration (a constant-rate output). Output frames that coincide with an input frame are
+    that frame, unchanged. Across a scene cut the last frame of the old scene is held
+    (never morphed); identical neighbours are repeated without computing flow.
+    """
+
+    name = "interpolate"
+
+    def __init__(
+        self,
+        interpolator: Interpolator,
+        *,
+        multiplier: int | None = None,
+        fps: Fraction | None = None,
+        duration: float | None = None,
+        nominal_interval: float = 1 / 25,
+        is_cut: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+        is_duplicate: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+    ) -> None:
+        if (multiplier is None) == (fps is None):
+            raise ValueError("give exactly one of multiplier or fps")
+        self.interpolator = interpolator
+        self.multiplier = multiplier
+        self.fps = fps
+        self.duration = duration
+        self.nominal_interval = nominal_interval
+        self.is_cut = is_cut
+        self.is_duplicate = is_duplicate
+        self._prev: Frame | None = None
+        self._next_k = 0  # fps mode: next output index
+        self._out_index = 0
+        self.cuts = 0
+        self.duplicates = 0
+        self.interpolated = 0
+
+    # -- helpers ------------------------------------------------------------------
+    def _emit(self, image: np.ndarray, time: float, source: str) -> Frame:
+        f = Frame(image, time, self._out_index, source=source)
+        self._out_index += 1
+        return f
+
+    def _times_between(self, ta: float, tb: float) -> list[float]:
+        if self.multiplier is not None:
+            step = (tb - ta) / self.multiplier
+            return [ta + i * step for i in range(self.multiplier)]
+        assert self.fps is not None
+        out = []
+        fps = float(self.fps)
+        while True:
+            t = self._next_k / fps
+            if t >= tb - 1e-9:
+                break
+            out.append(t)
+            self._next_k += 1
+        return out
+
+    def _pair(self, a: Frame, b: Frame) -> list[Frame]:
+        times = self._times_between(a.time, b.time)
+        if not times:
+            return []
+        span = b.time - a.time
+        out: list[Frame] = []
+        need = [t for t in times if span > 0 and (t - a.time) / span > 1e-6]
+        cut = dup = False
+        state = None
+        if need:
+            if self.is_duplicate is not None and self.is_duplicate(a.image, b.image):
+                dup = True
+                self.duplicates += 1
+            elif self.is_cut is not None and self.is_cut(a.image, b.image):
+                cut = True
+                self.cuts += 1
+            else:
+                state = self.interpolator.prepare(a.image, b.image)
+        for t in times:
+            frac = (t - a.time) / span if span > 0 else 0.0
+            if frac <= 1e-6:
+                out.append(self._emit(a.image, t, a.source))
+            elif dup or cut:
+                out.append(self._emit(a.image, t, "repeated"))
+            else:
+                img = self.interpolator.interpolate(state, float(frac))
+                self.interpolated += 1
+                out.append(self._emit(img, t, "interpolated"))
+        return out
+
+    # -- Stage --------------------------------------------------------------------
+    def process(self, frame: Frame) -> list[Frame]:
+        prev, self._prev = self._prev, frame
+        if prev is None:
+            if self.fps is not None and frame.time > 0:
+                # Output starts at 0: hold the first frame until it is due.
+                return [self._emit(frame.image, t, "repeated") for t in self._times_before(frame.time)]
+            return []
+        return self._pair(prev, frame)
+
+    def _times_before(self, t_first: float) -> list[float]:
+        assert self.fps is not None
+        out = []
+        while self._next_k / float(self.fps) < t_first - 1e-9:
+            out.append(self._next_k / float(self.fps))
+            self._next_k += 1
+        return out
+
+    def flush(self) -> list[Frame]:
+        last = self._prev
+        if last is None:
+            return []
+        end = self.duration if self.duration and self.duration > last.time else (
+            last.time + self.nominal_interval)
+        out: list[Frame] = []
+        if self.multiplier is not None:
+            # Hold the last frame over its own interval so the output lasts as long as the input.
+            step = (end - last.time) / self.multiplier
+            for i in range(self.multiplier):
+                out.append(self._emit(last.image, last.time + i * step,
+                                      last.source if i == 0 else "repeated"))
+        else:
+            assert self.fps is not None
+            fps = float(self.fps)
+            n_total = max(self._next_k, math.floor(end * fps + 1e-6))
+            while self._next_k < n_total:
+                t = self._next_k / fps
+                out.append(self._emit(last.image, t, last.source if abs(t - last.time) < 1e-6 else "repeated"))
+                self._next_k += 1
+        self._prev = None
+        return out
+
+    def describe(self) -> dict:
+        return {"interpolated_frames": self.interpolated, "scene_cuts": self.cuts,
+                "duplicate_pairs": self.duplicates}
