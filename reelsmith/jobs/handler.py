@@ -80,8 +80,8 @@ def _sources(job_input: Mapping[str, Any], wf) -> dict[str, dict[str, Any]]:
         raise InputError("'inputs' must be an object mapping input names to sources.")
     given = [f for f in SOURCE_FIELDS if job_input.get(f) not in (None, "")]
     if given or not extra:
-        field, value = pick_source(job_input, prefix="video")
-        out[wf.inputs[0].name] = {field: value}
+        kind, value = pick_source(job_input, prefix="video")
+        out[wf.inputs[0].name] = {f"video_{kind}": value}
     for name, spec in extra.items():
         if name not in {i.name for i in wf.inputs}:
             raise InputError(f"The {wf.name} workflow has no input named {name!r}.")
