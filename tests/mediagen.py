@@ -85,7 +85,9 @@ def make_video(
                 fmt = "rgb48le"
             vf = av.VideoFrame.from_ndarray(img, format=fmt)
             if pix_fmt not in ("rgb24", "gbrp"):
-                vf = vf.reformat(format=pix_fmt, dst_colorspace=colorspace or 1,
+                # Untagged: use the matrix a decoder guesses (BT.601 below 720 lines).
+                guess = 1 if height >= 720 else 5
+                vf = vf.reformat(format=pix_fmt, dst_colorspace=colorspace or guess,
                                  dst_color_range=color_range or 1)
             else:
                 vf = vf.reformat(format=pix_fmt)

@@ -6,6 +6,7 @@ Output goes to a hidden temporary sibling and is renamed into place by :meth:`cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,7 +33,8 @@ class CodecSpec:
 CODECS: dict[str, CodecSpec] = {
     "h264": CodecSpec("libx264", "yuv420p", "yuv420p10le", "crf", 18),
     "h265": CodecSpec("libx265", "yuv420p", "yuv420p10le", "crf", 20),
-    "vp9": CodecSpec("libvpx-vp9", "yuv420p", "yuv420p10le", "crf", 31),
+    # This PyAV wheel's libvpx is built 8-bit only (no yuv420p10le): VP9 output is 8-bit.
+    "vp9": CodecSpec("libvpx-vp9", "yuv420p", None, "crf", 31),
     "av1": CodecSpec("libsvtav1", "yuv420p", "yuv420p10le", "crf", 30),
     "h264_nvenc": CodecSpec("h264_nvenc", "yuv420p", None, "cq", 21),
     "hevc_nvenc": CodecSpec("hevc_nvenc", "yuv420p", "p010le", "cq", 23),
@@ -58,6 +60,10 @@ def resolve_codec(name: str | None, suffix: str = ".mp4") -> str:
     return key
 
 
+_TEN_BIT_H264_NOTE = ("10-bit input kept as 10-bit H.264 (High 10 profile); browsers and many "
+                      "hardware players cannot decode it: choose h265 or av1 for 10-bit "
+                      "output that plays widely, or bit_depth=8.")
+
 SUPPORTED_VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm")
 
 
@@ -66,7 +72,19 @@ class VideoWriter:
 
     ``constant_rate``: frame N gets time N/fps (what ``--fps`` asks for). Otherwise each
     frame's own time is used (variable frame rate kept in sync with the audio).
-    Odd sizes are padded by one edge pixel to the even size 4:2:0 needs.
+    Odd sizes are padded by one edge pixel to the even size 4:2:0 needs: a 175x143 frame
+    is stored as 176x144 (``enc_width``/``enc_height``, ``padded``); the extra row/column
+    repeats the edge so nothing visible is added, and no pixel is resampled.
+
+    Bit depth: ``bit_depth`` > 8 writes 10-bit (``yuv420p10le``) when the codec can (H.264
+    High 10, H.265 Main 10, AV1); VP9 and NVENC H.264 fall back to 8-bit. ``describe()``
+    says what was written. Pixels are written upright with no rotation metadata.
+
+    Audio: ``audio_source`` is copied when the container allows, else transcoded (see
+    :mod:`reelsmith.media.audio`); ``audio_offset`` is the source time that maps to output
+    time 0 (None: the source's video start time, which is where ``VideoReader`` frame times
+    count from); ``audio_end`` cuts the audio at that source time. ``audio_mode`` /
+    ``audio_copied`` tell what happened.
     """
 
     def __init__(
@@ -82,7 +100,7 @@ class VideoWriter:
         bit_depth: int = 8,
         color: ColorInfo | None = None,
         audio_source: str | None = None,
-        audio_offset: float = 0.0,
+        audio_offset: float | None = None,
         audio_end: float | None = None,
         constant_rate: bool = True,
         threads: int = 0,
@@ -112,7 +130,7 @@ class VideoWriter:
         self.audio_mode: str | None = None
         try:
             self._out = av.open(str(self._tmp), "w")
-            rate = self.fps if self.fps.denominator <= 1001 else Fraction(round(float(self.fps) * 1000), 1000)
+            rate = self.fps  # exact: 45000/1499 stays 45000/1499
             self._vs = self._out.add_stream(spec.encoder, rate=rate)
             self._vs.width, self._vs.height = self.enc_width, self.enc_height
             self._vs.pix_fmt = self.pix_fmt
@@ -147,6 +165,8 @@ class VideoWriter:
             cc.options = opts
             self._audio: AudioCarrier | None = None
             if audio_source:
+                if audio_offset is None:
+                    audio_offset = _video_start(audio_source)
                 try:
                     self._audio = AudioCarrier(audio_source, self._out, offset=audio_offset,
                                                end=audio_end)
@@ -161,22 +181,67 @@ class VideoWriter:
     def frames_written(self) -> int:
         return self._count
 
+    @property
+    def padded(self) -> bool:
+        """True when an odd size was padded to even (the file is enc_width x enc_height)."""
+        return (self.enc_width, self.enc_height) != (self.width, self.height)
+
+    @property
+    def audio_copied(self) -> bool:
+        """True when the source audio was remuxed untouched (no re-encode)."""
+        return self.audio_mode == "copy"
+
+    @property
+    def bit_depth(self) -> int:
+        return 10 if self.ten_bit else 8
+
+    def describe(self) -> dict:
+        """What is being written, for workflow metadata."""
+        return {
+            "codec": self.codec,
+            "encoder": CODECS[self.codec].encoder,
+            "pix_fmt": self.pix_fmt,
+            "bit_depth": self.bit_depth,
+            "width": self.width,
+            "height": self.height,
+            "encoded_width": self.enc_width,
+            "encoded_height": self.enc_height,
+            "padded": self.padded,
+            "fps": f"{self.fps.numerator}/{self.fps.denominator}",
+            "constant_rate": self.constant_rate,
+            "color": self.color.describe(),
+            "audio": self.audio_mode or "none",
+            "frames": self._count,
+        } | ({"note": _TEN_BIT_H264_NOTE} if self.ten_bit and self.codec == "h264" else {})
+
     def write(self, image: np.ndarray, time: float | None = None) -> None:
         if self._closed:
             raise ProcessingError("write() after close()")
+        image = np.asarray(image)
+        if image.dtype not in (np.uint8, np.uint16):
+            raise ProcessingError(
+                f"Frames must be uint8 or uint16 RGB arrays, not {image.dtype}."
+            )
+        if image.ndim == 2:
+            image = np.repeat(image[:, :, None], 3, axis=2)
         h, w = image.shape[:2]
         if (w, h) != (self.width, self.height):
-            raise ProcessingError(f"Frame size {w}x{h} does not match the output {self.width}x{self.height}.")
+            raise ProcessingError(
+                f"Frame size {w}x{h} does not match the output {self.width}x{self.height}."
+            )
         if image.ndim == 3 and image.shape[2] == 4:
             image = image[:, :, :3]
         if (w, h) != (self.enc_width, self.enc_height):
-            image = np.pad(image, ((0, self.enc_height - h), (0, self.enc_width - w), (0, 0)), mode="edge")
+            pad = ((0, self.enc_height - h), (0, self.enc_width - w), (0, 0))
+            image = np.pad(image, pad, mode="edge")
         fmt = "rgb48le" if image.dtype == np.uint16 else "rgb24"
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=fmt)
         vf = vf.reformat(format=self.pix_fmt, dst_colorspace=_sws_space(self.color.matrix),
                          dst_color_range=self.color.range)
-        if self.constant_rate or time is None:
+        if self.constant_rate:
             pts = self._count
+        elif time is None:
+            pts = self._last_pts + max(1, round(1 / (self.fps * self._tb)))
         else:
             pts = max(round(time / self._tb), self._last_pts + 1)
         vf.pts = pts
@@ -217,10 +282,8 @@ class VideoWriter:
         self._closed = True
         for obj in (getattr(self, "_audio", None), getattr(self, "_out", None)):
             if obj is not None:
-                try:
+                with contextlib.suppress(Exception):
                     obj.close()
-                except Exception:  # noqa: BLE001
-                    pass
         discard(self._tmp)
 
     def __enter__(self) -> VideoWriter:
@@ -231,6 +294,19 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _video_start(source: str | os.PathLike) -> float:
+    """Start time (s) of the first video stream of ``source``; 0 when it has none."""
+    try:
+        with av.open(str(source), metadata_errors="ignore") as c:
+            if c.streams.video:
+                vs = c.streams.video[0]
+                if vs.start_time is not None and vs.time_base is not None:
+                    return float(vs.start_time * vs.time_base)
+    except (av.FFmpegError, OSError):
+        pass
+    return 0.0
 
 
 def _sws_space(matrix: int) -> int:
