@@ -43,6 +43,24 @@ class Settings:
     default_codec: str = "h264"
     default_crf: int = 18
     threads: int = 0  # 0: let libraries decide
+    # Job server (reelsmith.jobs / reelsmith.server).
+    database_url: str = ""  # empty: SQLite file data_dir/reelsmith.db; else SQLAlchemy URL
+    broker_url: str = ""  # empty: in-process runner; redis://... : jobs go to Celery workers
+    server_workers: int = 0  # concurrent jobs in the local runner; 0: one per GPU, else CPUs/2
+    job_max_attempts: int = 3  # a job interrupted (crash, killed worker) more often fails
+    job_lease_s: float = 30.0  # a running job whose worker stopped heart-beating this long is re-queued
+    retention_days: float = 7.0  # artifacts of finished jobs older than this are removed; 0: keep
+    require_auth: bool = False  # also implied as soon as one API key exists
+    rate_limit_per_minute: int = 600  # per API key (or per client address without auth); 0: off
+    webhook_url: str = ""  # global webhook, called for every finished job
+    webhook_secret: str = ""  # HMAC key; empty: generated once into data_dir/webhook_secret
+    webhook_max_attempts: int = 5
+    webhook_backoff_s: float = 1.0  # first retry delay; doubles per attempt
+    webhook_timeout_s: float = 10.0
+    webhook_allow_private: bool = False  # allow webhook URLs on loopback/private networks
+    public_url: str = ""  # base URL the server is reached at (for result_url in webhooks)
+    # Whole-transfer limit for a URL download (url_timeout_s bounds each connect/read); 0: none.
+    url_total_timeout_s: float = 3600.0
 
     @property
     def resolved_models_dir(self) -> Path:
