@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -44,6 +46,34 @@ def select_interpolator(spec: str):
     return _select(spec)
 
 
+class PerThreadInterpolator:
+    """One interpolator instance per worker thread (OpenCV flow objects are not thread-safe).
+
+    ``prepare`` and ``interpolate`` for one pair always run on the same thread.
+    """
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self._factory = factory
+        self._local = threading.local()
+        self._proto = factory()
+        self.name = self._proto.name
+
+    def _get(self) -> Any:
+        inst = getattr(self._local, "inst", None)
+        if inst is None:
+            inst = self._local.inst = self._factory()
+        return inst
+
+    def prepare(self, a: np.ndarray, b: np.ndarray) -> Any:
+        return self._get().prepare(a, b)
+
+    def interpolate(self, state: Any, t: float) -> np.ndarray:
+        return self._get().interpolate(state, t)
+
+    def describe(self) -> dict[str, Any]:
+        return _describe(self._proto)
+
+
 def _describe(obj: Any) -> dict[str, Any]:
     d = getattr(obj, "describe", None)
     if callable(d):
@@ -62,6 +92,8 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
     if model is None:
         up = ClassicalUpscaler(size=(out_w, out_h), sharpen=p.sharpen)
         return UpscaleStage(up), (out_w, out_h), {"upscaler": _describe(up)}
+    if getattr(model, "workers", None) is None:
+        model.workers = 1
     model_scale = int(getattr(model, "scale", 1))
     resize = None
     if (width * model_scale, height * model_scale) != (out_w, out_h):
@@ -80,7 +112,12 @@ def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[Interpolat
 
     in_fps = info.fps or Fraction(25)
     model = select_interpolator(p.interpolation_model)
-    interp = model if model is not None else FlowInterpolator(quality=p.quality)
+    if model is not None:
+        interp = model
+        if getattr(model, "workers", None) is None:
+            model.workers = 1  # one accelerator stream; the model batches internally if it can
+    else:
+        interp = PerThreadInterpolator(lambda: FlowInterpolator(quality=p.quality))
     thr = p.scene_threshold
 
     def cut(a: np.ndarray, b: np.ndarray) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Protocol
 
 import numpy as np
 
+from reelsmith.engine.pool import OrderedPool
 from reelsmith.media.frame import Frame
 
 
@@ -27,24 +29,34 @@ class Interpolator(Protocol):
 
 
 class UpscaleStage:
-    """Upscale each frame; ``resize`` (optional) brings a fixed-scale model's output to size."""
+    """Upscale each frame; ``resize`` (optional) brings a fixed-scale model's output to size.
+
+    Frames are processed on ``workers`` threads (the ops release the GIL) in order.
+    """
 
     name = "upscale"
 
     def __init__(self, upscaler: Upscaler,
-                 resize: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 resize: Callable[[np.ndarray], np.ndarray] | None = None,
+                 workers: int | None = None) -> None:
         self.upscaler = upscaler
         self.resize = resize
+        self._pool: OrderedPool[Frame] = OrderedPool(getattr(upscaler, "workers", None) or workers)
 
-    def process(self, frame: Frame) -> list[Frame]:
+    def _one(self, frame: Frame) -> Frame:
         img = self.upscaler.upscale(frame.image)
         if self.resize is not None:
             img = self.resize(img)
         frame.image = img
-        return [frame]
+        return frame
+
+    def process(self, frame: Frame) -> list[Frame]:
+        return self._pool.submit(lambda: self._one(frame))
 
     def flush(self) -> list[Frame]:
-        return []
+        out = self._pool.drain()
+        self._pool.close()
+        return out
 
 
 class InterpolateStage:
@@ -70,6 +82,7 @@ class InterpolateStage:
         nominal_interval: float = 1 / 25,
         is_cut: Callable[[np.ndarray, np.ndarray], bool] | None = None,
         is_duplicate: Callable[[np.ndarray, np.ndarray], bool] | None = None,
+        workers: int | None = None,
     ) -> None:
         if (multiplier is None) == (fps is None):
             raise ValueError("give exactly one of multiplier or fps")
@@ -86,6 +99,9 @@ class InterpolateStage:
         self.cuts = 0
         self.duplicates = 0
         self.interpolated = 0
+        self._lock = threading.Lock()
+        self._pool: OrderedPool[list[Frame]] = OrderedPool(
+            getattr(interpolator, "workers", None) or workers)
 
     # -- helpers ------------------------------------------------------------------
     def _emit(self, image: np.ndarray, time: float, source: str) -> Frame:
@@ -108,34 +124,43 @@ class InterpolateStage:
             self._next_k += 1
         return out
 
-    def _pair(self, a: Frame, b: Frame) -> list[Frame]:
+    def _pair(self, a: Frame, b: Frame) -> list[list[Frame]]:
+        """Plan the pair's output times and indices now; compute the pixels on the pool."""
         times = self._times_between(a.time, b.time)
         if not times:
             return []
         span = b.time - a.time
-        out: list[Frame] = []
-        need = [t for t in times if span > 0 and (t - a.time) / span > 1e-6]
+        plan: list[tuple[int, float, float]] = []  # (output index, time, fraction)
+        for t in times:
+            frac = (t - a.time) / span if span > 0 else 0.0
+            plan.append((self._out_index, t, frac))
+            self._out_index += 1
+        return self._pool.submit(lambda: self._render(a, b, plan))
+
+    def _render(self, a: Frame, b: Frame, plan: list[tuple[int, float, float]]) -> list[Frame]:
+        need = any(frac > 1e-6 for _, _, frac in plan)
         cut = dup = False
         state = None
         if need:
             if self.is_duplicate is not None and self.is_duplicate(a.image, b.image):
                 dup = True
-                self.duplicates += 1
             elif self.is_cut is not None and self.is_cut(a.image, b.image):
                 cut = True
-                self.cuts += 1
             else:
                 state = self.interpolator.prepare(a.image, b.image)
-        for t in times:
-            frac = (t - a.time) / span if span > 0 else 0.0
+        out: list[Frame] = []
+        for idx, t, frac in plan:
             if frac <= 1e-6:
-                out.append(self._emit(a.image, t, a.source))
+                out.append(Frame(a.image, t, idx, source=a.source))
             elif dup or cut:
-                out.append(self._emit(a.image, t, "repeated"))
+                out.append(Frame(a.image, t, idx, source="repeated"))
             else:
                 img = self.interpolator.interpolate(state, float(frac))
-                self.interpolated += 1
-                out.append(self._emit(img, t, "interpolated"))
+                out.append(Frame(img, t, idx, source="interpolated"))
+        with self._lock:
+            self.duplicates += dup
+            self.cuts += cut
+            self.interpolated += sum(1 for f in out if f.source == "interpolated")
         return out
 
     # -- Stage --------------------------------------------------------------------
@@ -146,7 +171,7 @@ class InterpolateStage:
                 # Output starts at 0: hold the first frame until it is due.
                 return [self._emit(frame.image, t, "repeated") for t in self._times_before(frame.time)]
             return []
-        return self._pair(prev, frame)
+        return [f for group in self._pair(prev, frame) for f in group]
 
     def _times_before(self, t_first: float) -> list[float]:
         assert self.fps is not None
@@ -157,12 +182,13 @@ class InterpolateStage:
         return out
 
     def flush(self) -> list[Frame]:
+        out: list[Frame] = [f for group in self._pool.drain() for f in group]
+        self._pool.close()
         last = self._prev
         if last is None:
-            return []
+            return out
         end = self.duration if self.duration and self.duration > last.time else (
             last.time + self.nominal_interval)
-        out: list[Frame] = []
         if self.multiplier is not None:
             # Hold the last frame over its own interval so the output lasts as long as the input.
             step = (end - last.time) / self.multiplier
