@@ -1,0 +1,23 @@
+"""Algorithms on numpy frames (no weights needed): flow, warping, interpolation, upscaling."""
+
+from reelsmith.ops.interpolate import (
+    FlowInterpolator,
+    PairState,
+    cut_score,
+    interpolate_pair,
+    is_duplicate,
+    is_scene_cut,
+)
+from reelsmith.ops.upscale import ClassicalUpscaler, target_size, upscale_image
+
+__all__ = [
+    "ClassicalUpscaler",
+    "FlowInterpolator",
+    "PairState",
+    "cut_score",
+    "interpolate_pair",
+    "is_duplicate",
+    "is_scene_cut",
+    "target_size",
+    "upscale_image",
+]
