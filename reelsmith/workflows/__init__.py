@@ -20,6 +20,7 @@ BUILTIN = [
     "reelsmith.workflows.upscale",
     "reelsmith.workflows.interpolate",
     "reelsmith.workflows.upscale_and_interpolation",
+    "reelsmith.workflows.highlights",
 ]
 
 for _mod in BUILTIN:

@@ -112,27 +112,31 @@ def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[Interpolat
 
     in_fps = info.fps or Fraction(25)
     model = select_interpolator(p.interpolation_model)
+    thr = p.scene_threshold
     if model is not None:
         interp = model
         if getattr(model, "workers", None) is None:
             model.workers = 1  # one accelerator stream; the model batches internally if it can
-    else:
-        interp = PerThreadInterpolator(lambda: FlowInterpolator(quality=p.quality))
-    thr = p.scene_threshold
 
-    def cut(a: np.ndarray, b: np.ndarray) -> bool:
-        return is_scene_cut(a, b) if thr is None else is_scene_cut(a, b, threshold=thr)
+        def cut(a: np.ndarray, b: np.ndarray) -> bool:
+            return is_scene_cut(a, b) if thr is None else is_scene_cut(a, b, threshold=thr)
+
+        checks = {"is_cut": cut, "is_duplicate": is_duplicate}
+    else:
+        # The built-in interpolator detects cuts and duplicates in prepare() (once per pair).
+        interp = PerThreadInterpolator(lambda: FlowInterpolator(quality=p.quality, cut_threshold=thr))
+        checks = {}
 
     nominal = 1 / float(in_fps)
     if p.fps is not None:
         out_fps = Fraction(p.fps).limit_denominator(1001)
         stage = InterpolateStage(interp, fps=out_fps, duration=info.duration or None,
-                                 nominal_interval=nominal, is_cut=cut, is_duplicate=is_duplicate)
+                                 nominal_interval=nominal, **checks)
         constant = True
     else:
         m = p.multiplier or 2
         out_fps = in_fps * m
         stage = InterpolateStage(interp, multiplier=m, duration=info.duration or None,
-                                 nominal_interval=nominal, is_cut=cut, is_duplicate=is_duplicate)
+                                 nominal_interval=nominal, **checks)
         constant = not info.variable_frame_rate
     return stage, out_fps, constant, {"interpolator": _describe(interp)}

@@ -148,12 +148,15 @@ class InterpolateStage:
                 cut = True
             else:
                 state = self.interpolator.prepare(a.image, b.image)
+                # Interpolators that detect cuts/duplicates themselves say so in their state.
+                kind = getattr(state, "kind", None)
+                cut, dup = kind == "cut", kind == "duplicate"
         out: list[Frame] = []
         for idx, t, frac in plan:
             if frac <= 1e-6:
                 out.append(Frame(a.image, t, idx, source=a.source))
             elif dup or cut:
-                out.append(Frame(a.image, t, idx, source="repeated"))
+                out.append(Frame(a.image, t, idx, source="repeated"))  # hold: never morph a cut
             else:
                 img = self.interpolator.interpolate(state, float(frac))
                 out.append(Frame(img, t, idx, source="interpolated"))
