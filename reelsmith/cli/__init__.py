@@ -15,6 +15,9 @@ from reelsmith.errors import Cancelled, ReelsmithError
 
 COMMAND_MODULES = [
     "reelsmith.cli.media_cmds",
+    "reelsmith.cli.models_cmd",
+    "reelsmith.cli.highlights_cmd",
+    "reelsmith.cli.server_cmds",
 ]
 
 EXIT_INPUT = 2

@@ -1,0 +1,1 @@
+"""Alembic migrations of the job store; applied with :func:`reelsmith.jobs.db.migrate`."""

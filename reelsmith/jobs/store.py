@@ -1,0 +1,298 @@
+"""The job store: every state change of a job is one short, conditional transaction.
+
+Claiming is ``UPDATE ... WHERE id = ? AND status = 'queued'`` (checked by row count), so
+any number of runner threads or Celery workers can race for the same job and exactly one
+wins. Finishing is conditional on the claimant (``worker_id``) still holding the job, so a
+worker that lost its lease (it stalled and the job was handed to another) cannot
+overwrite the other's result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select, update
+
+from reelsmith.config import get_settings
+from reelsmith.jobs import models as m
+from reelsmith.jobs.db import get_engine, session_factory
+
+
+def new_id() -> str:
+    """An unguessable identifier (128 random bits, hex)."""
+    return uuid.uuid4().hex
+
+
+class JobStore:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.engine = engine or get_engine()
+        self.Session = session_factory(self.engine)
+
+    # -- jobs -------------------------------------------------------------------
+    def create_job(self, *, owner: str, workflow: str, params: dict[str, Any],
+                   inputs: dict[str, Any], priority: int = 0, webhook_url: str | None = None,
+                   kind: str = m.KIND_WORKFLOW, endpoint_id: str | None = None,
+                   max_attempts: int | None = None, job_id: str | None = None) -> m.Job:
+        now = time.time()
+        job = m.Job(
+            id=job_id or new_id(), owner=owner, kind=kind, endpoint_id=endpoint_id,
+            workflow=workflow, status=m.QUEUED, priority=int(priority), params=params,
+            inputs=inputs, result=None, error=None, error_code=None, stage="queued",
+            progress=0.0, message="", eta_seconds=None, attempts=0,
+            max_attempts=max_attempts or get_settings().job_max_attempts,
+            cancel_requested=False, webhook_url=webhook_url, worker_id=None, heartbeat_at=None,
+            created_at=now, started_at=None, finished_at=None, updated_at=now,
+            artifacts_expired=False,
+        )
+        with self.Session.begin() as s:
+            s.add(job)
+        return job
+
+    def get(self, job_id: str, owner: str | None = None) -> m.Job | None:
+        with self.Session() as s:
+            job = s.get(m.Job, job_id)
+            if job is None or (owner is not None and job.owner != owner):
+                return None
+            return job
+
+    def list(self, *, owner: str | None = None, status: str | None = None,
+             workflow: str | None = None, kind: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[m.Job], int]:
+        q = select(m.Job)
+        cq = select(func.count()).select_from(m.Job)
+        for col, val in ((m.Job.owner, owner), (m.Job.status, status),
+                         (m.Job.workflow, workflow), (m.Job.kind, kind)):
+            if val is not None:
+                q = q.where(col == val)
+                cq = cq.where(col == val)
+        q = q.order_by(m.Job.created_at.desc(), m.Job.id).limit(limit).offset(offset)
+        with self.Session() as s:
+            return list(s.scalars(q)), int(s.scalar(cq) or 0)
+
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        q = select(m.Job.status, func.count()).group_by(m.Job.status)
+        if owner is not None:
+            q = q.where(m.Job.owner == owner)
+        with self.Session() as s:
+            got = {st: int(n) for st, n in s.execute(q)}
+        return {st: got.get(st, 0) for st in m.STATUSES}
+
+    def _update(self, job_id: str, where: Iterable[Any] = (), **values: Any) -> bool:
+        values.setdefault("updated_at", time.time())
+        stmt = update(m.Job).where(m.Job.id == job_id, *where).values(**values)
+        with self.Session.begin() as s:
+            return s.execute(stmt).rowcount == 1
+
+    def claim(self, job_id: str, worker_id: str) -> m.Job | None:
+        """Take a queued job; None when someone else has it or it is not queued."""
+        now = time.time()
+        stmt = (update(m.Job)
+                .where(m.Job.id == job_id, m.Job.status == m.QUEUED)
+                .values(status=m.RUNNING, worker_id=worker_id, heartbeat_at=now,
+                        started_at=now, updated_at=now, attempts=m.Job.attempts + 1,
+                        stage="starting", progress=0.0, message="", eta_seconds=None))
+        with self.Session.begin() as s:
+            if s.execute(stmt).rowcount != 1:
+                return None
+        return self.get(job_id)
+
+    def claim_next(self, worker_id: str, kinds: tuple[str, ...] | None = None) -> m.Job | None:
+        """Take the most urgent queued job (priority desc, then oldest)."""
+        for _ in range(20):
+            q = (select(m.Job.id).where(m.Job.status == m.QUEUED)
+                 .order_by(m.Job.priority.desc(), m.Job.created_at, m.Job.id).limit(5))
+            if kinds:
+                q = q.where(m.Job.kind.in_(kinds))
+            with self.Session() as s:
+                ids = list(s.scalars(q))
+            if not ids:
+                return None
+            for jid in ids:
+                job = self.claim(jid, worker_id)
+                if job is not None:
+                    return job
+        return None
+
+    def heartbeat(self, job_id: str, worker_id: str) -> bool | None:
+        """Refresh the lease. Returns cancel_requested, or None if the lease is lost."""
+        if not self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
+                            heartbeat_at=time.time()):
+            return None
+        with self.Session() as s:
+            return bool(s.scalar(select(m.Job.cancel_requested).where(m.Job.id == job_id)))
+
+    def set_progress(self, job_id: str, worker_id: str, *, stage: str, progress: float,
+                     message: str, eta_seconds: float | None) -> bool:
+        return self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
+                            stage=stage[:100], progress=float(progress), message=message,
+                            eta_seconds=eta_seconds, heartbeat_at=time.time())
+
+    def finish(self, job_id: str, worker_id: str, status: str, *,
+               result: dict[str, Any] | None = None, error: str | None = None,
+               error_code: str | None = None) -> bool:
+        """Record the outcome, only if ``worker_id`` still holds the running job."""
+        assert status in m.FINISHED
+        now = time.time()
+        values: dict[str, Any] = dict(status=status, result=result, error=error,
+                                      error_code=error_code, finished_at=now, eta_seconds=None,
+                                      stage=status, heartbeat_at=now)
+        if status == m.COMPLETED:
+            values.update(progress=1.0, message="done")
+        return self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
+                            **values)
+
+    def release(self, job_id: str, worker_id: str, message: str) -> bool:
+        """Give a running job back to the queue (worker shutting down)."""
+        return self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
+                            status=m.QUEUED, worker_id=None, stage="queued", message=message,
+                            attempts=m.Job.attempts - 1)
+
+    def request_cancel(self, job_id: str) -> str | None:
+        """Cancel a queued job at once; flag a running one. Returns the status after."""
+        now = time.time()
+        if self._update(job_id, (m.Job.status == m.QUEUED,), status=m.CANCELLED,
+                        cancel_requested=True, finished_at=now, stage=m.CANCELLED,
+                        error="The job was cancelled.", error_code="cancelled"):
+            return m.CANCELLED
+        self._update(job_id, (m.Job.status == m.RUNNING,), cancel_requested=True)
+        job = self.get(job_id)
+        return job.status if job else None
+
+    def retry(self, job_id: str) -> bool:
+        """Put a failed or cancelled job back in the queue with fresh attempts."""
+        return self._update(
+            job_id, (m.Job.status.in_((m.FAILED, m.CANCELLED)),), status=m.QUEUED, attempts=0,
+            cancel_requested=False, error=None, error_code=None, result=None, finished_at=None,
+            started_at=None, worker_id=None, stage="queued", progress=0.0, message="",
+            artifacts_expired=False)
+
+    def delete(self, job_id: str) -> bool:
+        with self.Session.begin() as s:
+            s.execute(delete(m.WebhookDelivery).where(m.WebhookDelivery.job_id == job_id))
+            return s.execute(delete(m.Job).where(m.Job.id == job_id)).rowcount == 1
+
+    def requeue_interrupted(self, *, stale_before: float | None = None,
+                            worker_prefix: str | None = None) -> tuple[list[str], list[str]]:
+        """Running jobs whose worker is gone go back to the queue, or fail past their limit.
+
+        ``stale_before``: only jobs whose last heartbeat is older (None: all running jobs,
+        which is right at the start of a single-process server). Returns (requeued, failed).
+        """
+        q = select(m.Job).where(m.Job.status == m.RUNNING)
+        if stale_before is not None:
+            q = q.where(m.Job.heartbeat_at < stale_before)
+        if worker_prefix is not None:
+            q = q.where(m.Job.worker_id.like(worker_prefix + "%"))
+        with self.Session() as s:
+            stuck = list(s.scalars(q))
+        requeued, failed = [], []
+        for job in stuck:
+            cond = (m.Job.status == m.RUNNING, m.Job.worker_id == job.worker_id)
+            if job.attempts >= job.max_attempts:
+                if self._update(job.id, cond, status=m.FAILED, finished_at=time.time(),
+                                stage=m.FAILED, error_code="interrupted",
+                                error=f"The job was interrupted {job.attempts} times (its worker "
+                                      "stopped) and reached its attempt limit."):
+                    failed.append(job.id)
+            elif self._update(job.id, cond, status=m.QUEUED, worker_id=None, stage="queued",
+                              message=f"re-queued after an interruption (attempt "
+                                      f"{job.attempts} of {job.max_attempts})"):
+                requeued.append(job.id)
+        return requeued, failed
+
+    def purge_queue(self, *, owner: str | None = None, endpoint_id: str | None = None) -> int:
+        now = time.time()
+        stmt = update(m.Job).where(m.Job.status == m.QUEUED)
+        if owner is not None:
+            stmt = stmt.where(m.Job.owner == owner)
+        if endpoint_id is not None:
+            stmt = stmt.where(m.Job.endpoint_id == endpoint_id)
+        stmt = stmt.values(status=m.CANCELLED, cancel_requested=True, finished_at=now,
+                           updated_at=now, stage=m.CANCELLED, error_code="cancelled",
+                           error="The job was removed from the queue.")
+        with self.Session.begin() as s:
+            return int(s.execute(stmt).rowcount)
+
+    def finished_before(self, t: float) -> list[m.Job]:
+        q = select(m.Job).where(m.Job.status.in_(m.FINISHED), m.Job.finished_at < t,
+                                m.Job.artifacts_expired.is_(False))
+        with self.Session() as s:
+            return list(s.scalars(q))
+
+    def mark_expired(self, job_id: str) -> None:
+        self._update(job_id, artifacts_expired=True)
+
+    # -- uploads ----------------------------------------------------------------
+    def add_upload(self, upload: m.Upload) -> m.Upload:
+        with self.Session.begin() as s:
+            s.add(upload)
+        return upload
+
+    def get_upload(self, upload_id: str, owner: str | None = None) -> m.Upload | None:
+        with self.Session() as s:
+            up = s.get(m.Upload, upload_id)
+            if up is None or (owner is not None and up.owner != owner):
+                return None
+            return up
+
+    def delete_upload(self, upload_id: str) -> None:
+        with self.Session.begin() as s:
+            s.execute(delete(m.Upload).where(m.Upload.id == upload_id))
+
+    # -- API keys ---------------------------------------------------------------
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def create_key(self, name: str, owner: str | None = None) -> tuple[m.ApiKey, str]:
+        """Create a key; the secret is returned once and only its hash is stored."""
+        secret = "rsk_" + secrets.token_urlsafe(32)
+        row = m.ApiKey(id=new_id()[:12], name=name, owner=owner or name, prefix=secret[:10],
+                       key_hash=self.hash_key(secret), created_at=time.time(),
+                       revoked_at=None, last_used_at=None)
+        with self.Session.begin() as s:
+            s.add(row)
+        return row, secret
+
+    def list_keys(self) -> list[m.ApiKey]:
+        with self.Session() as s:
+            return list(s.scalars(select(m.ApiKey).order_by(m.ApiKey.created_at)))
+
+    def revoke_key(self, key_id_or_prefix: str) -> bool:
+        now = time.time()
+        stmt = (update(m.ApiKey)
+                .where((m.ApiKey.id == key_id_or_prefix) | (m.ApiKey.prefix == key_id_or_prefix)
+                       | (m.ApiKey.name == key_id_or_prefix), m.ApiKey.revoked_at.is_(None))
+                .values(revoked_at=now))
+        with self.Session.begin() as s:
+            return s.execute(stmt).rowcount > 0
+
+    def active_key_count(self) -> int:
+        with self.Session() as s:
+            return int(s.scalar(select(func.count()).select_from(m.ApiKey)
+                                .where(m.ApiKey.revoked_at.is_(None))) or 0)
+
+    def lookup_key(self, secret: str) -> m.ApiKey | None:
+        with self.Session() as s:
+            row = s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == self.hash_key(secret)))
+            if row is None or row.revoked_at is not None:
+                return None
+            return row
+
+    # -- webhook deliveries -----------------------------------------------------
+    def record_delivery(self, job_id: str, url: str, event: str, attempt: int, ok: bool,
+                        status_code: int | None, error: str | None) -> None:
+        with self.Session.begin() as s:
+            s.add(m.WebhookDelivery(job_id=job_id, url=url, event=event, attempt=attempt, ok=ok,
+                                    status_code=status_code, error=error, at=time.time()))
+
+    def deliveries(self, job_id: str) -> list[m.WebhookDelivery]:
+        with self.Session() as s:
+            return list(s.scalars(select(m.WebhookDelivery)
+                                  .where(m.WebhookDelivery.job_id == job_id)
+                                  .order_by(m.WebhookDelivery.id)))

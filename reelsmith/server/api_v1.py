@@ -1,0 +1,369 @@
+"""/api/v1: workflows, uploads, jobs, results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from reelsmith.config import get_settings
+from reelsmith.errors import InputError
+from reelsmith.inputs import format_bytes
+from reelsmith.jobs import artifacts
+from reelsmith.jobs import models as m
+from reelsmith.jobs.views import job_view
+from reelsmith.server import intake
+from reelsmith.server.auth import require_owner
+from reelsmith.server.errors import ApiError, field_errors, validation_error
+from reelsmith.server.multipart import parse_multipart
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _st(request: Request):  # noqa: ANN202
+    return request.app.state.rs
+
+
+class JobCreate(BaseModel):
+    """Create a job. ``inputs`` maps the workflow's input names to a source: an upload id,
+    ``{"upload_id"}``, ``{"url"}``, ``{"base64"}`` (or a data: URI) or ``{"path"}`` (a file
+    on the server, under REELSMITH_ALLOWED_ROOTS)."""
+
+    workflow: str = Field(..., min_length=1, max_length=100)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(0, ge=-100, le=100, description="higher runs first")
+    webhook_url: str | None = Field(None, max_length=2000)
+
+
+# -- workflows ----------------------------------------------------------------------
+@router.get("/workflows", tags=["workflows"])
+async def workflows(owner: str = Depends(require_owner)) -> dict[str, Any]:
+    from reelsmith.workflows import list_workflows
+
+    return {"workflows": [wf.describe() for wf in list_workflows()]}
+
+
+@router.get("/workflows/{name}", tags=["workflows"])
+async def workflow(name: str, owner: str = Depends(require_owner)) -> dict[str, Any]:
+    return _workflow_or_400(name).describe()
+
+
+def _workflow_or_400(name: str):  # noqa: ANN202
+    from reelsmith.workflows import get_workflow, list_workflows
+
+    try:
+        return get_workflow(name)
+    except InputError as exc:
+        raise ApiError(400, "unknown_workflow", exc.message,
+                       valid_workflows=[w.name for w in list_workflows()]) from None
+
+
+# -- uploads ------------------------------------------------------------------------
+def _check_length(request: Request) -> None:
+    limit = get_settings().max_input_bytes
+    length = request.headers.get("content-length")
+    if limit and length and length.isdigit() and int(length) > limit + 1024 * 1024:
+        raise ApiError(413, "limit_exceeded",
+                       f"The upload ({format_bytes(int(length))}) is larger than the "
+                       f"{format_bytes(limit)} limit.")
+
+
+def _upload_view(up: m.Upload) -> dict[str, Any]:
+    return {"id": up.id, "filename": up.filename, "size_bytes": up.size_bytes, "kind": up.kind,
+            "media": up.media, "created_at": up.created_at}
+
+
+@router.post("/uploads", status_code=201, tags=["uploads"],
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                 "type": "object", "properties": {"file": {"type": "string",
+                                                           "format": "binary"}}}}}}})
+async def upload(request: Request, owner: str = Depends(require_owner)) -> dict[str, Any]:
+    """Upload one media file (multipart field ``file``); returns an id usable as an input."""
+    _check_length(request)
+    upload_id, d = intake.new_upload_dir()
+    try:
+        form = await parse_multipart(request, d, get_settings().max_input_bytes)
+    except BaseException:
+        artifacts.remove_tree(d)
+        raise
+    if len(form.files) != 1:
+        form.discard()
+        artifacts.remove_tree(d)
+        raise validation_error([{"field": "file", "message": "send exactly one file"}],
+                               "Invalid upload")
+    f = form.files[0]
+    up = await run_in_threadpool(intake.store_file_upload, _st(request).store, owner, f.path,
+                                 f.filename)
+    return _upload_view(up)
+
+
+@router.get("/uploads/{upload_id}", tags=["uploads"])
+async def get_upload(upload_id: str, request: Request,
+                     owner: str = Depends(require_owner)) -> dict[str, Any]:
+    up = _st(request).store.get_upload(upload_id, owner) if artifacts.valid_id(upload_id) else None
+    if up is None:
+        raise ApiError(404, "not_found", f"There is no upload with id {upload_id!r}.")
+    return _upload_view(up)
+
+
+@router.delete("/uploads/{upload_id}", tags=["uploads"])
+async def delete_upload(upload_id: str, request: Request,
+                        owner: str = Depends(require_owner)) -> dict[str, Any]:
+    st = _st(request)
+    up = st.store.get_upload(upload_id, owner) if artifacts.valid_id(upload_id) else None
+    if up is None:
+        raise ApiError(404, "not_found", f"There is no upload with id {upload_id!r}.")
+    artifacts.remove_tree(artifacts.upload_dir(upload_id))
+    st.store.delete_upload(upload_id)
+    return {"id": upload_id, "deleted": True}
+
+
+# -- jobs ---------------------------------------------------------------------------
+def _job_or_404(request: Request, job_id: str, owner: str) -> m.Job:
+    job = _st(request).store.get(job_id, owner) if artifacts.valid_id(job_id) else None
+    if job is None:
+        raise ApiError(404, "not_found", f"There is no job with id {job_id!r}.")
+    return job
+
+
+def create_job_from(request: Request, owner: str, body: JobCreate,
+                    files: dict[str, list[str]] | None = None) -> m.Job:
+    """Validate everything, store inputs, insert the job, hand it to the dispatcher."""
+    st = _st(request)
+    wf = _workflow_or_400(body.workflow)
+    try:
+        params = wf.Params.model_validate(body.params)
+    except ValidationError as exc:
+        raise validation_error(field_errors(exc, "params"), "Invalid parameters") from None
+    specs = {s.name: s for s in wf.inputs}
+    files = files or {}
+    unknown = sorted(set(body.inputs) - set(specs)) + sorted(set(files) - set(specs))
+    if unknown:
+        names = ", ".join(specs) or "none"
+        raise validation_error([{"field": f"inputs.{u}",
+                                 "message": f"unknown input (this workflow takes: {names})"}
+                                for u in unknown])
+    missing = [n for n, s in specs.items() if s.required and n not in body.inputs
+               and n not in files]
+    if missing:
+        raise validation_error([{"field": f"inputs.{n}", "message": "this input is required"}
+                                for n in missing])
+    webhook = body.webhook_url
+    if webhook:
+        from reelsmith.jobs.webhooks import check_url
+
+        try:
+            check_url(webhook)
+        except InputError as exc:
+            raise validation_error([{"field": "webhook_url", "message": exc.message}]) from None
+    stored: dict[str, Any] = {}
+    for name, spec in specs.items():
+        if name in files:
+            refs = [{"type": "upload", "upload_id": uid} for uid in files[name]]
+        elif name in body.inputs:
+            raw = body.inputs[name]
+            items = raw if isinstance(raw, list) else [raw]
+            if not spec.many and len(items) != 1:
+                raise validation_error([{"field": f"inputs.{name}",
+                                         "message": "this input takes one source"}])
+            refs = [intake.normalize_input(st.store, owner, f"inputs.{name}", it, spec.kinds,
+                                           st.local_only) for it in items]
+        else:
+            continue
+        stored[name] = refs if spec.many else refs[0]
+    job = st.store.create_job(owner=owner, workflow=wf.name,
+                              params=json.loads(params.model_dump_json()), inputs=stored,
+                              priority=body.priority, webhook_url=webhook)
+    st.dispatcher.submit(job.id, job.priority)
+    return job
+
+
+@router.post("/jobs", status_code=201, tags=["jobs"], openapi_extra={"requestBody": {
+    "content": {"application/json": {"schema": JobCreate.model_json_schema()},
+                "multipart/form-data": {"schema": {"type": "object", "description":
+                    "fields workflow, params (JSON), priority, webhook_url; one file part "
+                    "per input, named after the input (e.g. video)"}}}}})
+async def create_job(request: Request, owner: str = Depends(require_owner)) -> dict[str, Any]:
+    """Create a job from JSON, or from multipart/form-data with the files in the same call."""
+    ctype = request.headers.get("content-type", "")
+    files: dict[str, list[str]] = {}
+    if ctype.startswith("multipart/form-data"):
+        _check_length(request)
+        tmp_id, tmp_dir = intake.new_upload_dir()
+        try:
+            form = await parse_multipart(request, tmp_dir, get_settings().max_input_bytes)
+        except BaseException:
+            artifacts.remove_tree(tmp_dir)
+            raise
+        data: dict[str, Any] = {k: v for k, v in form.fields.items()}
+        try:
+            if "params" in data:
+                try:
+                    data["params"] = json.loads(data["params"] or "{}")
+                except json.JSONDecodeError as exc:
+                    raise validation_error([{"field": "params",
+                                             "message": f"not valid JSON ({exc.msg})"}]) from None
+            inputs = {}
+            for k in list(data):
+                if k not in ("workflow", "params", "priority", "webhook_url"):
+                    inputs[k.removeprefix("inputs.")] = data.pop(k)
+            data["inputs"] = inputs
+            if not data.get("webhook_url"):
+                data.pop("webhook_url", None)
+            body = _parse_body(data)
+            _workflow_or_400(body.workflow)
+            for i, f in enumerate(form.files):
+                name = f.field.removeprefix("inputs.")
+                uid, d = (tmp_id, tmp_dir) if i == 0 else intake.new_upload_dir()
+                dest = d / f.path.name
+                if f.path != dest:
+                    f.path.rename(dest)
+                up = await run_in_threadpool(intake.store_file_upload, _st(request).store,
+                                             owner, dest, f.filename)
+                files.setdefault(name, []).append(up.id)
+        except BaseException:
+            form.discard()
+            artifacts.remove_tree(tmp_dir)
+            raise
+        if not form.files:
+            artifacts.remove_tree(tmp_dir)
+    else:
+        raw = await request.body()
+        try:
+            data = json.loads(raw or b"null")
+        except json.JSONDecodeError as exc:
+            raise ApiError(422, "validation_error", f"The body is not valid JSON ({exc.msg} at "
+                           f"position {exc.pos}).", fields=[{"field": "body",
+                                                             "message": "invalid JSON"}]) from None
+        body = _parse_body(data)
+    job = await run_in_threadpool(create_job_from, request, owner, body, files)
+    return job_view(job)
+
+
+def _parse_body(data: Any) -> JobCreate:
+    if not isinstance(data, dict):
+        raise validation_error([{"field": "body", "message": "must be a JSON object"}])
+    try:
+        return JobCreate.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(field_errors(exc)) from None
+
+
+@router.get("/jobs", tags=["jobs"])
+async def list_jobs(request: Request, owner: str = Depends(require_owner),
+                    status: Literal["queued", "running", "completed", "failed",
+                                    "cancelled"] | None = None,
+                    workflow: str | None = None,
+                    limit: int = Query(50, ge=1, le=500),
+                    offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    items, total = await run_in_threadpool(_st(request).store.list, owner=owner, status=status,
+                                           workflow=workflow, limit=limit, offset=offset)
+    return {"items": [job_view(j) for j in items], "total": total, "limit": limit,
+            "offset": offset, "next_offset": offset + limit if offset + limit < total else None}
+
+
+@router.get("/jobs/{job_id}", tags=["jobs"])
+async def get_job(job_id: str, request: Request,
+                  owner: str = Depends(require_owner)) -> dict[str, Any]:
+    job = _job_or_404(request, job_id, owner)
+    return job_view(job, deliveries=_st(request).store.deliveries(job.id))
+
+
+@router.post("/jobs/{job_id}/cancel", tags=["jobs"])
+async def cancel_job(job_id: str, request: Request,
+                     owner: str = Depends(require_owner)) -> dict[str, Any]:
+    st = _st(request)
+    job = _job_or_404(request, job_id, owner)
+    status = await cancel_and_wait(request, job.id)
+    job = st.store.get(job.id)
+    return job_view(job) | {"status": status or job.status}
+
+
+async def cancel_and_wait(request: Request, job_id: str, wait_s: float = 3.0) -> str | None:
+    """Flag the job, stop it if it runs here, and wait briefly for it to stop."""
+    st = _st(request)
+    status = await run_in_threadpool(st.store.request_cancel, job_id)
+    if status == m.RUNNING:
+        st.dispatcher.cancel(job_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            job = st.store.get(job_id)
+            if job is None or job.status != m.RUNNING:
+                return job.status if job else None
+    elif status == m.CANCELLED:
+        job = st.store.get(job_id)
+        if job is not None:
+            from reelsmith.jobs.events import job_state
+            from reelsmith.jobs.webhooks import dispatch
+
+            st.hub.publish(job_state(job))
+            dispatch(st.store, job_id)
+    return status
+
+
+@router.post("/jobs/{job_id}/retry", tags=["jobs"])
+async def retry_job(job_id: str, request: Request,
+                    owner: str = Depends(require_owner)) -> dict[str, Any]:
+    st = _st(request)
+    job = _job_or_404(request, job_id, owner)
+    if not st.store.retry(job.id):
+        raise ApiError(409, "conflict", f"Only failed or cancelled jobs can be retried; this job "
+                       f"is {job.status}.")
+    st.dispatcher.submit(job.id, job.priority)
+    return job_view(st.store.get(job.id))
+
+
+@router.delete("/jobs/{job_id}", tags=["jobs"])
+async def delete_job(job_id: str, request: Request,
+                     owner: str = Depends(require_owner)) -> dict[str, Any]:
+    st = _st(request)
+    job = _job_or_404(request, job_id, owner)
+    if job.status in (m.QUEUED, m.RUNNING):
+        await cancel_and_wait(request, job.id)
+    await run_in_threadpool(artifacts.remove_job_files, job.id)
+    st.store.delete(job.id)
+    return {"id": job.id, "deleted": True}
+
+
+# -- results ------------------------------------------------------------------------
+@router.get("/jobs/{job_id}/result", tags=["results"])
+async def result(job_id: str, request: Request,
+                 owner: str = Depends(require_owner)) -> dict[str, Any]:
+    job = _job_or_404(request, job_id, owner)
+    if job.status != m.COMPLETED:
+        raise ApiError(409, "not_ready", f"The job is {job.status}; it has no result yet."
+                       if job.status in (m.QUEUED, m.RUNNING) else
+                       f"The job is {job.status}; it has no result.", job_status=job.status,
+                       job_error=job.error)
+    res = dict(job.result or {})
+    if job.kind == m.KIND_WORKFLOW:
+        res["outputs"] = {role: dict(o, url=f"/api/v1/jobs/{job.id}/artifacts/{role}")
+                          for role, o in (res.get("outputs") or {}).items()}
+    return {"job_id": job.id, "workflow": job.workflow, "status": job.status, **res,
+            "artifacts_expired": job.artifacts_expired}
+
+
+@router.get("/jobs/{job_id}/artifacts/{role}", tags=["results"])
+async def artifact(job_id: str, role: str, request: Request,
+                   owner: str = Depends(require_owner)) -> FileResponse:
+    """Download an output; supports HTTP Range (206) so players can seek."""
+    job = _job_or_404(request, job_id, owner)
+    outputs = (job.result or {}).get("outputs") or {}
+    if job.status != m.COMPLETED or role not in outputs or not artifacts.valid_role(role):
+        raise ApiError(404, "not_found", f"The job has no output named {role!r}.")
+    name = Path(outputs[role]["filename"]).name
+    path = artifacts.artifacts_dir(job.id) / name
+    if job.artifacts_expired or not path.is_file():
+        raise ApiError(410, "expired", "The output was removed by the retention policy.")
+    return FileResponse(path, media_type=artifacts.content_type(path),
+                        filename=f"{job.workflow}-{job.id[:8]}{path.suffix}",
+                        content_disposition_type="inline")
