@@ -1,0 +1,87 @@
+"""``load_model``: resolve a name or path, pick the backend, check the purpose."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reelsmith.errors import ModelError
+from reelsmith.models.base import LoadedModel
+from reelsmith.models.catalog import CatalogEntry, entry_for_file, find_entry, unknown_name_message
+from reelsmith.models.descriptor import PRECISIONS, PURPOSES
+from reelsmith.models.store import MODEL_SUFFIXES, find_installed, read_manifest
+
+TORCH_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin", ".pkl")
+
+
+def resolve(spec: str | Path) -> tuple[Path, CatalogEntry | None, dict]:
+    """(path, catalog entry, manifest record) for a catalog/installed name or a file path."""
+    if isinstance(spec, Path) or _looks_like_path(str(spec)):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise ModelError(f"Model file not found: {path}.")
+        if not path.is_file():
+            raise ModelError(f"Model path {path} is not a file.")
+        rec = read_manifest(path.parent).get(path.name, {}) if path.parent.is_dir() else {}
+        return path, entry_for_file(path.name), rec
+    name = str(spec)
+    installed = find_installed(name)
+    if installed is not None:
+        return installed.path, installed.entry, installed.recorded
+    entry = find_entry(name)
+    if entry is not None:
+        how = (f"run `reelsmith models pull {entry.name}`" if entry.url else
+               f"download {entry.file} from {entry.source} and run `reelsmith models import` on it")
+        raise ModelError(f"The model {entry.name!r} is in the catalog but not installed; {how}.")
+    raise ModelError(unknown_name_message(name))
+
+
+def _looks_like_path(s: str) -> bool:
+    return (os.sep in s or "/" in s or s.startswith((".", "~"))
+            or s.lower().endswith(MODEL_SUFFIXES) or Path(s).exists())
+
+
+def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "auto",
+               precision: str = "auto") -> LoadedModel:
+    """Open a model by catalog name, installed name or path.
+
+    ``purpose``: when given, a model made for something else is refused with a ModelError.
+    ``device``: auto | cpu | cuda (ONNX also takes a provider alias: tensorrt, cuda, cpu).
+    ``precision``: auto | fp32 | fp16 | bf16.
+    The result follows the call contract: float32 NCHW in [0,1] in and out.
+    """
+    if purpose is not None and purpose not in PURPOSES:
+        raise ModelError(f"Unknown model purpose {purpose!r}; one of {', '.join(PURPOSES)}.")
+    if precision != "auto" and precision not in PRECISIONS:
+        raise ModelError(f"Unknown precision {precision!r}; one of auto, {', '.join(PRECISIONS)}.")
+    path, entry, rec = resolve(spec)
+    hint_purpose = entry.purpose if entry else rec.get("purpose")
+    hint_scale = (entry.scale if entry else rec.get("scale")) or None
+    multiple = (entry.size_multiple if entry else 0) or None
+    name = entry.name if entry else (rec.get("name") or path.stem)
+    if purpose and hint_purpose and hint_purpose != purpose:
+        raise ModelError(_wrong_purpose(name, hint_purpose, purpose))
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from reelsmith.models.onnx_backend import OnnxModel
+
+        model: LoadedModel = OnnxModel(path, name=name, purpose=hint_purpose,
+                                       scale=int(hint_scale) if hint_scale else None,
+                                       size_multiple=multiple, device=device,
+                                       precision=precision)
+    elif suffix in TORCH_SUFFIXES:
+        from reelsmith.models.torch_backend import load_torch_model
+
+        model = load_torch_model(path, name=name, purpose=hint_purpose, device=device,
+                                 precision=precision)
+    else:
+        raise ModelError(f"{path.name}: unsupported model format {suffix or '(none)'}; "
+                         "use .onnx, .pth, .pt or .safetensors.")
+    if purpose and model.purpose != purpose:
+        raise ModelError(_wrong_purpose(name, model.purpose, purpose))
+    return model
+
+
+def _wrong_purpose(name: str, actual: str, wanted: str) -> str:
+    return (f"The model {name!r} is a {actual} model; it cannot be used to {wanted} "
+            f"(pick a {wanted} model: `reelsmith models list`).")

@@ -1,0 +1,242 @@
+"""PyTorch backend: .pth/.pt/.safetensors through spandrel, and RIFE 4.x through
+:mod:`reelsmith.models.rife`.
+
+Safe loading only: ``.safetensors`` via safetensors, everything else via
+``torch.load(weights_only=True)``, which refuses any pickle that is more than tensors and
+plain containers -- no code from a model file is ever executed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reelsmith.errors import ModelError
+from reelsmith.models.base import LoadedModel
+from reelsmith.models.descriptor import (
+    FACE_RESTORE,
+    INTERPOLATE,
+    RESTORE,
+    UPSCALE,
+    ModelDescriptor,
+)
+from reelsmith.models.tiling import is_out_of_memory
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[tuple, Any] = {}
+_LOCK = threading.Lock()
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise ModelError("PyTorch models (.pth/.safetensors) need the torch extra: "
+                         "pip install 'reelsmith[torch]', or use an .onnx model.") from exc
+    return torch
+
+
+def load_state_dict(path: Path) -> dict:
+    """Tensors from ``path`` without executing any pickled code."""
+    torch = _torch()
+    if path.suffix.lower() == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ModelError("Reading .safetensors needs the safetensors package.") from exc
+        try:
+            return dict(load_file(str(path), device="cpu"))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelError(f"{path.name} is not a valid safetensors file: {exc}") from exc
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, EOFError...
+        text = str(exc)
+        if "Unsupported global" in text or "GLOBAL" in text or "This file can still be loaded" in text:
+            raise ModelError(
+                f"Refusing to load {path.name}: it contains pickled objects other than tensors, "
+                "and running them could execute code. Convert it to .safetensors with a "
+                "trusted tool.") from exc
+        raise ModelError(f"{path.name} is not a readable PyTorch checkpoint: "
+                         f"{text.splitlines()[0][:200] if text else type(exc).__name__}") from exc
+    return _unwrap(obj, path)
+
+
+def _unwrap(obj: Any, path: Path) -> dict:
+    torch = _torch()
+    for _ in range(3):
+        if not isinstance(obj, dict):
+            raise ModelError(f"{path.name} does not hold a state dict.")
+        if any(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj
+        for key in ("params_ema", "params", "state_dict", "model", "net_g", "generator"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+        else:
+            if len(obj) == 1 and isinstance(next(iter(obj.values())), dict):
+                obj = next(iter(obj.values()))
+            else:
+                break
+    if isinstance(obj, dict) and any(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    raise ModelError(f"{path.name} does not hold a state dict of tensors.")
+
+
+def resolve_device(device: str) -> str:
+    torch = _torch()
+    device = (device or "auto").lower()
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device in ("gpu", "tensorrt"):
+        device = "cuda"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError("CUDA was asked for but PyTorch sees no CUDA device.")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ModelError(f"Unknown device {device!r} for PyTorch; use auto, cpu or cuda.")
+    return device
+
+
+def resolve_precision(precision: str, device: str, half: bool, bf16: bool) -> str:
+    if precision == "auto":
+        return "fp16" if device.startswith("cuda") and half else "fp32"
+    if precision == "fp16" and not half:
+        raise ModelError("This architecture does not support fp16; use fp32 or bf16.")
+    if precision == "bf16" and not bf16:
+        raise ModelError("This architecture does not support bf16; use fp32.")
+    return precision
+
+
+class TorchModel(LoadedModel):
+    backend = "pytorch"
+
+    def __init__(self, module, descriptor: ModelDescriptor, device: str, precision: str,
+                 call: str = "image") -> None:
+        self.module = module
+        self.descriptor = descriptor
+        self.device = "cpu" if device == "cpu" else "cuda"
+        self.provider = device
+        self.precision = precision
+        self._call = call
+        self._lock = threading.Lock()
+
+    def _tensor(self, x: np.ndarray):
+        torch = _torch()
+        # copy=True: some architectures modify their input in place; never touch the caller's
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(
+            self.provider, dtype=getattr(torch, _DTYPES[self.precision]), copy=True)
+
+    def _infer(self, fn, *args):
+        torch = _torch()
+        try:
+            with self._lock, torch.inference_mode():
+                y = fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            if is_out_of_memory(exc):
+                raise
+            raise ModelError(f"PyTorch failed running {self.name}: "
+                             f"{str(exc).splitlines()[0][:300]}") from exc
+        return y.float().cpu().numpy()
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if self._call != "image":
+            return super().run(x)
+        return self._infer(self.module, self._tensor(x))
+
+    def run_pair(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        if self._call != "pair":
+            return super().run_pair(a, b, t)
+        n, _, h, w = a.shape
+        ts = np.full((n, 1, h, w), t, dtype=np.float32)
+        return self._infer(self.module, self._tensor(a), self._tensor(b), self._tensor(ts))
+
+    def close(self) -> None:
+        pass
+
+
+def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
+                     device: str = "auto", precision: str = "auto") -> TorchModel:
+    """Load a .pth/.safetensors file: RIFE 4.x by its key layout, else spandrel."""
+    torch = _torch()
+    dev = resolve_device(device)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size, dev, precision, purpose)
+    with _LOCK:
+        hit = _CACHE.get(key)
+    if hit is not None:
+        module, desc, prec, call = hit
+        return TorchModel(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec,
+                          call)
+    sd = load_state_dict(path)
+    fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "pth"
+    from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
+
+    if is_rife_state_dict(sd):
+        net = ifnet_from_state_dict(sd)
+        prec = resolve_precision(precision, dev, half=True, bf16=True)
+        module = net.to(dev, dtype=getattr(torch, _DTYPES[prec]))
+        desc = ModelDescriptor(
+            name=name, purpose=INTERPOLATE, scale=1, path=path, format=fmt,
+            architecture=f"RIFE IFNet 4.x ({net.n_blocks} blocks"
+                         f"{', encoder' if net.has_encoder else ''})",
+            supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
+            size_multiple=net.size_multiple)
+        call = "pair"
+    else:
+        module, desc, prec = _load_spandrel(sd, path, name=name, fmt=fmt, purpose=purpose,
+                                            device=dev, precision=precision)
+        call = "image"
+    with _LOCK:
+        _CACHE[key] = (module, desc, prec, call)
+    return TorchModel(module, desc, dev, prec, call)
+
+
+def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,
+                   device: str, precision: str):
+    torch = _torch()
+    try:
+        import spandrel
+    except ImportError as exc:
+        raise ModelError("Loading .pth/.safetensors image models needs spandrel: "
+                         "pip install 'reelsmith[torch]'.") from exc
+    try:
+        desc = spandrel.ModelLoader(device="cpu").load_from_state_dict(sd)
+    except spandrel.UnsupportedModelError as exc:
+        raise ModelError(f"Architecture not recognised in {path.name}: no known "
+                         "super-resolution/restoration or RIFE layout matches its weights.") from exc
+    except Exception as exc:  # noqa: BLE001 - spandrel raises plain errors on odd shapes
+        raise ModelError(f"Could not build a model from {path.name}: "
+                         f"{str(exc).splitlines()[0][:200]}") from exc
+    if not isinstance(desc, spandrel.ImageModelDescriptor):
+        raise ModelError(f"{path.name} is a {desc.architecture.name} model "
+                         f"({desc.purpose}); only single-image models are supported.")
+    spurpose = {"SR": UPSCALE if desc.scale > 1 else RESTORE, "FaceSR": FACE_RESTORE,
+                "Restoration": RESTORE}.get(desc.purpose)
+    if spurpose is None:
+        raise ModelError(f"{path.name} is a {desc.purpose} model; not supported here.")
+    final_purpose = purpose or spurpose
+    prec = resolve_precision(precision, device, desc.supports_half, desc.supports_bfloat16)
+    desc.to(torch.device(device))
+    desc.eval()
+    if prec == "fp16":
+        desc.half()
+    elif prec == "bf16":
+        desc.bfloat16()
+    tiling = getattr(desc.tiling, "name", "SUPPORTED")
+    req = desc.size_requirements
+    precisions = tuple(p for p, ok in (("fp32", True), ("fp16", desc.supports_half),
+                                       ("bf16", desc.supports_bfloat16)) if ok)
+    md = ModelDescriptor(
+        name=name, purpose=final_purpose, scale=int(desc.scale), path=path, format=fmt,
+        architecture=desc.architecture.name, in_channels=desc.input_channels,
+        out_channels=desc.output_channels, supports_tiling=tiling == "SUPPORTED",
+        precisions=precisions, size_multiple=max(1, int(req.multiple_of or 1)),
+        extra={"spandrel_purpose": desc.purpose, "min_size": req.minimum,
+               "square": bool(req.square)})
+    return desc, md, prec

@@ -1,0 +1,89 @@
+"""Tiny ONNX graphs with the exact I/O contract of the real models (random weights)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def _save(graph, path: Path, opset: int = 17) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def make_sr_onnx(path: Path, *, scale: int = 2, depth: int = 2, feat: int = 8,
+                 fp16: bool = False, fixed: tuple[int, int] | None = None,
+                 batch: int | str = "N", seed: int = 0) -> Path:
+    """A small SR net: ``depth`` 3x3 convs (LeakyReLU between) then conv -> DepthToSpace.
+    Receptive radius = depth + 1 input pixels. Output roughly in [0,1] (sigmoid)."""
+    rng = np.random.default_rng(seed)
+    dt = np.float16 if fp16 else np.float32
+    et = TensorProto.FLOAT16 if fp16 else TensorProto.FLOAT
+    h, w = fixed if fixed else ("H", "W")
+    oh = h * scale if fixed else "OH"
+    ow = w * scale if fixed else "OW"
+    nodes, inits = [], []
+    cur, cin = "input", 3
+    for i in range(depth + 1):
+        cout = feat if i < depth else 3 * scale * scale
+        wt = (rng.standard_normal((cout, cin, 3, 3)) * (0.6 / np.sqrt(cin * 9))).astype(dt)
+        b = (rng.standard_normal(cout) * 0.05).astype(dt)
+        inits += [numpy_helper.from_array(wt, f"w{i}"), numpy_helper.from_array(b, f"b{i}")]
+        nodes.append(helper.make_node("Conv", [cur, f"w{i}", f"b{i}"], [f"c{i}"],
+                                      pads=[1, 1, 1, 1], kernel_shape=[3, 3]))
+        cur = f"c{i}"
+        if i < depth:
+            nodes.append(helper.make_node("LeakyRelu", [cur], [f"r{i}"], alpha=0.2))
+            cur = f"r{i}"
+        cin = cout
+    # add the input (nearest-upscaled) so the output resembles the image
+    nodes.append(helper.make_node("DepthToSpace", [cur], ["d"], blocksize=scale, mode="DCR")
+                 if scale > 1 else helper.make_node("Identity", [cur], ["d"]))
+    nodes.append(helper.make_node("Sigmoid", ["d"], ["output"]))
+    graph = helper.make_graph(
+        nodes, "tiny_sr",
+        [helper.make_tensor_value_info("input", et, [batch, 3, h, w])],
+        [helper.make_tensor_value_info("output", et, [batch, 3, oh, ow])], inits)
+    return _save(graph, path)
+
+
+def make_interp_onnx(path: Path, *, concat: bool = False, time_shape: str = "plane") -> Path:
+    """Linear blend img0*(1-t) + img1*t with RIFE's ONNX I/O: inputs img0, img1, timestep
+    (NCHW, timestep N1HW or N111 or [1]) or one 7-channel input (img0|img1|t)."""
+    et = TensorProto.FLOAT
+    nodes, inits = [], []
+    if concat:
+        inputs = [helper.make_tensor_value_info("input", et, ["N", 7, "H", "W"])]
+        inits += [numpy_helper.from_array(np.array(v, np.int64), n) for n, v in
+                  (("s0", [0]), ("s3", [3]), ("s6", [6]), ("s7", [7]), ("ax", [1]))]
+        nodes += [helper.make_node("Slice", ["input", "s0", "s3", "ax"], ["img0"]),
+                  helper.make_node("Slice", ["input", "s3", "s6", "ax"], ["img1"]),
+                  helper.make_node("Slice", ["input", "s6", "s7", "ax"], ["timestep"])]
+    else:
+        tshape = {"plane": ["N", 1, "H", "W"], "scalar": ["N", 1, 1, 1], "vector": [1]}[time_shape]
+        inputs = [helper.make_tensor_value_info("img0", et, ["N", 3, "H", "W"]),
+                  helper.make_tensor_value_info("img1", et, ["N", 3, "H", "W"]),
+                  helper.make_tensor_value_info("timestep", et, tshape)]
+    nodes += [helper.make_node("Sub", ["img1", "img0"], ["diff"]),
+              helper.make_node("Mul", ["diff", "timestep"], ["step"]),
+              helper.make_node("Add", ["img0", "step"], ["output"])]
+    graph = helper.make_graph(nodes, "tiny_interp", inputs,
+                              [helper.make_tensor_value_info("output", et, ["N", 3, "H", "W"])],
+                              inits)
+    return _save(graph, path)
+
+
+def random_image(h: int, w: int, dtype=np.uint8, seed: int = 1) -> np.ndarray:
+    """Smooth-ish random RGB image (gradients + noise)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx / max(w - 1, 1), yy / max(h - 1, 1), (xx + yy) / max(h + w - 2, 1)], -1)
+    img = np.clip(base * 0.7 + rng.random((h, w, 3)) * 0.3, 0, 1)
+    maxval = 255 if dtype == np.uint8 else 65535
+    return np.rint(img * maxval).astype(dtype)
