@@ -182,7 +182,12 @@ def _norm(spec: str | None) -> str:
 def _auto_candidates(purpose: str, scale: int | None):
     from reelsmith.models.store import installed_models
 
-    models = [m for m in installed_models() if m.purpose == purpose]
+    models = []
+    for m in installed_models():
+        if m.purpose is None:
+            _classify(m)  # a file dropped into the models dir: detect once, remember
+        if m.purpose == purpose:
+            models.append(m)
 
     def rank(m) -> tuple:
         s = m.scale or 1
@@ -195,6 +200,22 @@ def _auto_candidates(purpose: str, scale: int | None):
         return (fit, -m.priority, m.name)
 
     return sorted(models, key=rank)
+
+
+def _classify(m) -> None:
+    """Load an unrecorded model file once to learn its purpose and scale; record them."""
+    from reelsmith.models.store import record
+
+    try:
+        loaded = load_model(m.path)
+    except ModelError as exc:
+        log.warning("cannot use %s from the models directory: %s", m.path.name, exc)
+        record(m.path.name, purpose="unrecognised", error=str(exc))
+        m.recorded["purpose"] = "unrecognised"
+        return
+    d = loaded.descriptor
+    record(m.path.name, purpose=d.purpose, scale=d.scale)
+    m.recorded.update(purpose=d.purpose, scale=d.scale)
 
 
 def select_upscaler(spec: str, *, scale: int | None = None, device: str = "auto",
