@@ -116,7 +116,8 @@ def payload_for(job: m.Job) -> dict[str, Any]:
 
     if job.kind == m.KIND_RUNPOD:
         return runpod_status(job)
-    return {
+    meta = (job.result or {}).get("metadata", {}) or {}
+    payload = {
         "event": f"job.{job.status}",
         "job_id": job.id,
         "status": job.status,
@@ -124,12 +125,17 @@ def payload_for(job: m.Job) -> dict[str, Any]:
         "result_url": job_result_url(job) if job.status == m.COMPLETED else None,
         "error": job.error,
         "error_code": job.error_code,
-        "metadata": (job.result or {}).get("metadata", {}),
+        "metadata": meta,
         "outputs": (job.result or {}).get("outputs", {}),
         "attempts": job.attempts,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
+        # Workflows that describe their own outcome (highlights: the EchoFusion worker shape).
+        "message": meta.get("message") or job.error or f"{job.workflow} {job.status}",
     }
+    if "processing_method" in meta:
+        payload["processing_method"] = meta["processing_method"]
+    return payload
 
 
 def deliver(store, job: m.Job, url: str) -> bool:  # noqa: ANN001 - JobStore

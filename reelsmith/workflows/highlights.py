@@ -51,11 +51,13 @@ class HighlightsParams(BaseModel):
     method: Literal["auto", "visual", "multimodal"] = Field(
         "auto", description="visual: no transcript/LLM; multimodal/auto: use them when available.")
     crossfade: float = Field(0.0, ge=0, le=3, description="Dissolve between clips, seconds (0: cuts).")
-    weights: Weights = Field(default_factory=Weights)
-    scene_detector: Literal["content", "adaptive"] = "content"
+    weights: Weights = Field(default_factory=Weights,
+                             description="Signal weights: loudness, dynamics, speech, motion, semantic, llm.")
+    scene_detector: Literal["content", "adaptive"] = Field(
+        "content", description="PySceneDetect detector: content (default) or adaptive (fast camera motion).")
     merge_gap: float = Field(1.0, ge=0, le=10, description="Join picks closer than this, seconds.")
     codec: str | None = Field(None, description="Video codec (default h264).")
-    crf: int | None = Field(None, ge=0, le=63)
+    crf: int | None = Field(None, ge=0, le=63, description="Encoder quality (lower is better).")
 
     @field_validator("target_duration")
     @classmethod
@@ -159,9 +161,18 @@ class Highlights(Workflow):
         scenes = scenes_from_cuts(an.cuts, duration)
         splits = fusion.split_long_scenes(scenes, fused.score, an.hop, params.max_clip,
                                           min(params.min_clip, params.max_clip))
-        sel = fusion.select(fused.score, an.hop, duration, target, min_clip=params.min_clip,
-                            max_clip=params.max_clip, cuts=an.cuts, split_points=splits,
-                            speech_segments=an.speech.segments, merge_gap=params.merge_gap)
+
+        def choose(budget: float) -> fusion.Selection:
+            return fusion.select(fused.score, an.hop, duration, budget, min_clip=params.min_clip,
+                                 max_clip=params.max_clip, cuts=an.cuts, split_points=splits,
+                                 speech_segments=an.speech.segments, merge_gap=params.merge_gap)
+
+        sel = choose(target)
+        if params.crossfade > 0 and len(sel.segments) > 1 and not whole:
+            # Dissolves overlap clips, so pick a little more to still fill the target.
+            more = choose(target + params.crossfade * (len(sel.segments) - 1))
+            if more.total - params.crossfade * (len(more.segments) - 1) <= target + 1e-6:
+                sel = more
         ctx.progress(1.0, force=True)
 
         # --- processing method and its reason --------------------------------------------

@@ -1,0 +1,70 @@
+"""Optional LLM scoring of transcript windows through an OpenAI-compatible HTTP endpoint.
+
+Configured by environment: ``REELSMITH_LLM_URL`` (base URL, e.g. ``http://127.0.0.1:8000/v1``),
+``REELSMITH_LLM_MODEL``, ``REELSMITH_LLM_API_KEY`` (optional), ``REELSMITH_LLM_TIMEOUT``
+(seconds, default 30). Any failure (timeout, HTTP error, unparsable answer) returns None and a
+reason, and the highlight reel falls back to the other signals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+_PROMPT = (
+    "You pick highlights for a short video reel. For each numbered transcript window below, "
+    "rate from 0 to 10 how interesting, funny, emotional or important it is. Answer with JSON "
+    'only, like {"scores": [3, 8, 0]}, one number per window, in order.'
+)
+
+
+def config() -> dict | None:
+    url = os.environ.get("REELSMITH_LLM_URL", "").strip()
+    if not url:
+        return None
+    return {
+        "url": url.rstrip("/"),
+        "model": os.environ.get("REELSMITH_LLM_MODEL", "default"),
+        "api_key": os.environ.get("REELSMITH_LLM_API_KEY", ""),
+        "timeout": float(os.environ.get("REELSMITH_LLM_TIMEOUT", "30")),
+    }
+
+
+def _parse_scores(content: str, n: int) -> list[float]:
+    m = re.search(r"\{.*\}", content, re.S)
+    data = json.loads(m.group(0) if m else content)
+    scores = data["scores"] if isinstance(data, dict) else data
+    if not isinstance(scores, list) or len(scores) != n:
+        raise ValueError(f"expected {n} scores, got {scores!r:.80}")
+    return [max(0.0, min(10.0, float(s))) / 10.0 for s in scores]
+
+
+def score_windows(texts: list[str], cfg: dict | None = None) -> tuple[list[float] | None, str]:
+    """Scores in 0..1 per text window, or (None, reason)."""
+    cfg = cfg or config()
+    if cfg is None:
+        return None, "no LLM endpoint is configured (REELSMITH_LLM_URL)"
+    if not texts:
+        return None, "there is no transcript text to score"
+    try:
+        import httpx
+    except ImportError:
+        return None, "httpx is not installed"
+    listing = "\n".join(f"{i + 1}. {t[:600]}" for i, t in enumerate(texts))
+    body = {"model": cfg["model"], "temperature": 0,
+            "messages": [{"role": "system", "content": _PROMPT},
+                         {"role": "user", "content": listing}]}
+    headers = {"Authorization": f"Bearer {cfg['api_key']}"} if cfg.get("api_key") else {}
+    try:
+        resp = httpx.post(cfg["url"] + "/chat/completions", json=body, headers=headers,
+                          timeout=cfg["timeout"])
+        resp.raise_for_status()
+        content = resp.json()["choices"][0]["message"]["content"]
+        return _parse_scores(content, len(texts)), ""
+    except httpx.TimeoutException:
+        return None, f"the LLM endpoint did not answer within {cfg['timeout']:g} s"
+    except httpx.HTTPError as exc:
+        return None, f"the LLM endpoint failed ({exc})"
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        return None, f"the LLM answer could not be read ({exc})"
