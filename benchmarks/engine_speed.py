@@ -70,6 +70,7 @@ def trim(src: Path, dst: Path, frames: int, size: tuple[int, int] | None = None)
                 break
             nf = f.reformat(width=w, height=h, format="yuv420p")
             nf.pts = n
+            nf.time_base = 1 / vs.average_rate
             for p in o.encode(nf):
                 out.mux(p)
         for p in o.encode(None):
