@@ -19,31 +19,26 @@ from reelsmith.workflows.stages import InterpolateStage, UpscaleStage
 MAX_OUTPUT_PIXELS = 7680 * 4320
 
 
-def select_upscaler(spec: str, scale: int | None):
-    """A model-backed upscaler for ``spec``, or None for the built-in algorithm."""
+def _select(kind: str, spec: str, **kwargs: Any):
+    """A model-backed op for ``spec`` ("upscaler" | "interpolator"), or None for the built-in."""
     spec = (spec or "auto").strip()
     if spec == "builtin":
         return None
     try:
-        from reelsmith.models import select_upscaler as _select
+        from reelsmith import models
     except ImportError:
         if spec == "auto":
             return None
         raise ModelError(f"Model {spec!r} cannot be used: the model layer is not available.") from None
-    return _select(spec, scale=scale)
+    return getattr(models, f"select_{kind}")(spec, **kwargs)
+
+
+def select_upscaler(spec: str, scale: int | None):
+    return _select("upscaler", spec, scale=scale)
 
 
 def select_interpolator(spec: str):
-    spec = (spec or "auto").strip()
-    if spec == "builtin":
-        return None
-    try:
-        from reelsmith.models import select_interpolator as _select
-    except ImportError:
-        if spec == "auto":
-            return None
-        raise ModelError(f"Model {spec!r} cannot be used: the model layer is not available.") from None
-    return _select(spec)
+    return _select("interpolator", spec)
 
 
 class PerThreadInterpolator:
