@@ -7,6 +7,7 @@ import platform
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -52,36 +53,47 @@ def read_frames(path: Path, limit: int | None = None, size: tuple[int, int] | No
     return out
 
 
-def ffmpeg_filter(frames: list[np.ndarray], fps: Fraction, spec: str) -> list[np.ndarray]:
-    """Run ``spec`` (an FFmpeg filter chain) over RGB frames through PyAV's filter graph."""
-    h, w = frames[0].shape[:2]
+def filter_graph(spec: str, **buffer: Any) -> av.filter.Graph:
+    """A configured graph ``buffer -> spec (comma-separated filters) -> buffersink``.
+
+    ``buffer`` goes to ``Graph.add_buffer`` (``template=stream`` or width/height/format/time_base).
+    """
     g = av.filter.Graph()
-    src = g.add_buffer(width=w, height=h, format="yuv420p", time_base=1 / fps)
-    chain = [src]
+    chain = [g.add_buffer(**buffer)]
     for part in spec.split(","):
         name, _, args = part.partition("=")
         chain.append(g.add(name, args) if args else g.add(name))
-    sink = g.add("buffersink")
-    chain.append(sink)
+    chain.append(g.add("buffersink"))
     for a, b in zip(chain, chain[1:], strict=False):
         a.link_to(b)
     g.configure()
-    out: list[np.ndarray] = []
+    return g
 
-    def drain() -> None:
-        while True:
-            try:
-                f = g.pull()
-            except (av.BlockingIOError, av.EOFError):
-                return
-            out.append(f)
 
+def pull_ready(g: av.filter.Graph) -> list[av.VideoFrame]:
+    """Every frame the graph can give now (after a push, or all of them after ``push(None)``)."""
+    out: list[av.VideoFrame] = []
+    while True:
+        try:
+            out.append(g.pull())
+        except (av.BlockingIOError, av.EOFError):
+            return out
+
+
+def ffmpeg_filter(frames: list[np.ndarray], fps: Fraction, spec: str,
+                  pix_fmt: str = "yuv420p") -> list[av.VideoFrame]:
+    """Run ``spec`` (an FFmpeg filter chain) over RGB frames through PyAV's filter graph.
+
+    Frame i is pushed with pts i in a 1/fps time base.
+    """
+    h, w = frames[0].shape[:2]
+    g = filter_graph(spec, width=w, height=h, format=pix_fmt, time_base=1 / fps)
+    out: list[av.VideoFrame] = []
     for i, img in enumerate(frames):
-        vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        vf = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
         vf.pts = i
         vf.time_base = 1 / fps
         g.push(vf)
-        drain()
+        out += pull_ready(g)
     g.push(None)
-    drain()
-    return out
+    return out + pull_ready(g)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from _common import ffmpeg_filter, machine, read_frames, shared, table
+from _common import ffmpeg_filter, filter_graph, machine, pull_ready, read_frames, shared, table
 
 from reelsmith.engine.context import JobContext
 from reelsmith.engine.pipeline import run_pipeline
@@ -87,25 +87,13 @@ def ffmpeg_transcode(src: Path, dst: Path, filters: str | None) -> int:
         o = out.add_stream("libx264", rate=rate)
         o.pix_fmt = "yuv420p"
         o.options = {"crf": "18", "preset": "veryfast"}
-        g = None
-        if filters:
-            g = av.filter.Graph()
-            chain = [g.add_buffer(template=vs)]
-            for part in filters.split(","):
-                name, _, args = part.partition("=")
-                chain.append(g.add(name, args))
-            chain.append(g.add("buffersink"))
-            for a, b in zip(chain, chain[1:], strict=False):
-                a.link_to(b)
-            g.configure()
+        g = filter_graph(filters, template=vs) if filters else None
         n = 0
-        first = True
 
         def emit(frame: av.VideoFrame) -> None:
-            nonlocal n, first
-            if first:
+            nonlocal n
+            if n == 0:
                 o.width, o.height = frame.width, frame.height
-                first = False
             frame.pts = n
             frame.time_base = 1 / rate
             for p in o.encode(frame):
@@ -117,18 +105,12 @@ def ffmpeg_transcode(src: Path, dst: Path, filters: str | None) -> int:
                 emit(f)
                 continue
             g.push(f)
-            while True:
-                try:
-                    emit(g.pull())
-                except (av.BlockingIOError, av.EOFError):
-                    break
+            for ff in pull_ready(g):
+                emit(ff)
         if g is not None:
             g.push(None)
-            while True:
-                try:
-                    emit(g.pull())
-                except (av.BlockingIOError, av.EOFError):
-                    break
+            for ff in pull_ready(g):
+                emit(ff)
         for p in o.encode(None):
             out.mux(p)
     return n

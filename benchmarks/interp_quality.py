@@ -20,9 +20,9 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
+from _common import ffmpeg_filter
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,31 +59,7 @@ def dis_linear(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def minterpolate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ffmpeg's minterpolate (motion-compensated): frames at 1 fps -> 2 fps, take t=0.5 s."""
-    h, w = a.shape[:2]
-    graph = av.filter.Graph()
-    src = graph.add_buffer(width=w, height=h, format="yuv444p", time_base=Fraction(1, 1))
-    mi = graph.add("minterpolate", "fps=2:mi_mode=mci")
-    sink = graph.add("buffersink")
-    src.link_to(mi)
-    mi.link_to(sink)
-    graph.configure()
-    out: list[av.VideoFrame] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                out.append(graph.pull())
-            except (av.BlockingIOError, av.EOFError):
-                return
-
-    for i, img in enumerate((a, b, b)):
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv444p")
-        frame.pts = i
-        frame.time_base = Fraction(1, 1)
-        graph.push(frame)
-        drain()
-    graph.push(None)
-    drain()
+    out = ffmpeg_filter([a, b, b], Fraction(1), "minterpolate=fps=2:mi_mode=mci", pix_fmt="yuv444p")
     for frame in out:
         if frame.pts is not None and frame.pts * frame.time_base == Fraction(1, 2):
             return frame.to_ndarray(format="rgb24")
