@@ -46,14 +46,15 @@ class _ProgressForwarder:
 def handler(job: dict[str, Any]) -> dict[str, Any]:
     """The RunPod handler. Returns the result dict; never raises."""
     settings = get_settings()
-    job_input = job.get("input") if isinstance(job, dict) else None
+    if not isinstance(job, dict):
+        job = {}
+    job_input = job.get("input")
     timeout = settings.job_timeout_s
     if isinstance(job_input, dict) and isinstance(job_input.get("timeout"), int | float):
         timeout = min(timeout, float(job_input["timeout"]))
-    ctx = JobContext(on_progress=_ProgressForwarder(job if isinstance(job, dict) else {}),
-                     timeout_s=timeout)
+    ctx = JobContext(on_progress=_ProgressForwarder(job), timeout_s=timeout)
     return run_handler_input(job_input if job_input is not None else {}, ctx,
-                             job_id=str(job.get("id", "")) or None if isinstance(job, dict) else None)
+                             job_id=str(job.get("id") or "") or None)
 
 
 def main() -> None:

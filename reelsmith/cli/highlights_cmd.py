@@ -47,29 +47,22 @@ _FLAGS = {"duration": "target_duration", "min_clip": "min_clip", "max_clip": "ma
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from reelsmith import api
-    from reelsmith.cli.output import ProgressPrinter, print_json
+    from reelsmith.cli.output import run_and_report
 
     params: dict[str, Any] = {k: getattr(args, a) for a, k in _FLAGS.items()
                               if getattr(args, a, None) is not None}
     if args.output and not str(args.output).lower().endswith((".mp4", ".mov", ".mkv")):
         raise InputError(f"The reel must be written to an .mp4, .mov or .mkv file, not {args.output}.")
-    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
-    try:
-        result = api.run("highlights", args.input, output=args.output, progress=bar, params=params)
-    finally:
-        bar.close()
-    data = result.to_dict()
-    if args.json:
-        print_json(data)
-    elif not args.quiet:
-        m = data["metadata"]
-        print(m["message"])
-        for key, path in data["outputs"].items():
-            print(f"  {key}: {path}")
-        print(f"  method: {m['processing_method']} ({m['reason']})")
-        print(f"  scenes: {m['scene_count']}, speech: {100 * m['speech_ratio']:.0f}%, "
-              f"output {m['output_width']}x{m['output_height']}, {m['output_duration']:.1f} s")
-        for s in m["segments"]:
-            print(f"    {s['start']:8.2f} - {s['end']:8.2f} s  score {s['score']:.2f}")
-    return 0
+    return run_and_report(args, "highlights", [args.input], params, summary=_summary)
+
+
+def _summary(data: dict[str, Any]) -> None:
+    m = data["metadata"]
+    print(m["message"])
+    for key, path in data["outputs"].items():
+        print(f"  {key}: {path}")
+    print(f"  method: {m['processing_method']} ({m['reason']})")
+    print(f"  scenes: {m['scene_count']}, speech: {100 * m['speech_ratio']:.0f}%, "
+          f"output {m['output_width']}x{m['output_height']}, {m['output_duration']:.1f} s")
+    for s in m["segments"]:
+        print(f"    {s['start']:8.2f} - {s['end']:8.2f} s  score {s['score']:.2f}")

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from reelsmith.cli.output import ProgressPrinter, print_json, print_summary
+from reelsmith.cli.output import print_json, run_and_report
 from reelsmith.errors import InputError
 
 
@@ -78,8 +78,6 @@ _FLAG_PARAMS = ("scale", "height", "model", "sharpen", "multiplier", "fps", "int
 
 
 def _cmd_workflow(args: argparse.Namespace) -> int:
-    from reelsmith import api
-
     params: dict[str, Any] = {}
     for name in _FLAG_PARAMS:
         v = getattr(args, name, None)
@@ -87,17 +85,7 @@ def _cmd_workflow(args: argparse.Namespace) -> int:
             params[name] = v
     params.update(dict(_parse_param(x) for x in args.param))
     sources = getattr(args, "inputs", None) or [args.input]
-    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
-    try:
-        result = api.run(args.workflow, *sources, output=args.output, progress=bar, params=params)
-    finally:
-        bar.close()
-    data = result.to_dict()
-    if args.json:
-        print_json(data)
-    elif not args.quiet:
-        print_summary(data)
-    return 0
+    return run_and_report(args, args.workflow, sources, params)
 
 
 def _cmd_workflows(args: argparse.Namespace) -> int:

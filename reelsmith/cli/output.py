@@ -1,9 +1,12 @@
-"""Terminal presentation shared by CLI commands: progress bar, summaries, JSON."""
+"""Terminal presentation shared by CLI commands: progress bar, summaries, JSON, and the
+run-a-workflow-and-report step every workflow command ends with."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reelsmith.engine.context import ProgressEvent
@@ -65,3 +68,23 @@ def print_summary(result: dict[str, Any]) -> None:
         print(f"  audio:   {meta['audio']}")
     if "seconds" in meta:
         print(f"  time:    {meta['seconds']:.2f} s")
+
+
+def run_and_report(args: argparse.Namespace, workflow: str, sources: Sequence[str],
+                   params: dict[str, Any],
+                   summary: Callable[[dict[str, Any]], None] = print_summary) -> int:
+    """Run ``workflow`` with a progress bar, then print JSON (``--json``), ``summary``, or
+    nothing (``--quiet``). Uses ``args.output``, ``args.json`` and ``args.quiet``."""
+    from reelsmith import api
+
+    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
+    try:
+        result = api.run(workflow, *sources, output=args.output, progress=bar, params=params)
+    finally:
+        bar.close()
+    data = result.to_dict()
+    if args.json:
+        print_json(data)
+    elif not args.quiet:
+        summary(data)
+    return 0

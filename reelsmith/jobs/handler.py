@@ -26,7 +26,7 @@ from typing import Any
 
 from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext
-from reelsmith.errors import Cancelled, InputError, ReelsmithError, TimedOut
+from reelsmith.errors import InputError, ReelsmithError
 from reelsmith.media.atomic import commit, discard, temp_path_for
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,6 @@ def _params(job_input: Mapping[str, Any], workflow: str) -> dict[str, Any]:
     unknown = sorted(k for k in job_input if k not in CONTROL_FIELDS and k not in LEGACY_PARAMS)
     if unknown:
         raise InputError(f"Unknown input field(s): {', '.join(unknown)}.")
-    if workflow in TASK_TYPES and "model" in params and workflow == "upscale_and_interpolation":
-        params.setdefault("interpolation_model", "auto")
     return params
 
 
@@ -158,11 +156,7 @@ def run_handler_input(job_input: Any, ctx: JobContext, *, job_id: str | None = N
         if isinstance(out_meta, dict):  # the work dir is gone after this call
             out_meta["path"] = response.get("video_path")
         return response
-    except TimedOut as exc:
-        return {"error": str(exc), "error_type": exc.code}
-    except Cancelled as exc:
-        return {"error": str(exc), "error_type": exc.code}
-    except ReelsmithError as exc:
+    except ReelsmithError as exc:  # incl. Cancelled / TimedOut: error_type says which
         return {"error": str(exc), "error_type": exc.code}
     except Exception as exc:  # noqa: BLE001 - the contract: never raise
         log.exception("job %s failed", job_id)
