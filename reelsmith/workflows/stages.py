@@ -113,14 +113,15 @@ class InterpolateStage:
         if self.multiplier is not None:
             step = (tb - ta) / self.multiplier
             return [ta + i * step for i in range(self.multiplier)]
+        return self._fps_times_until(tb)
+
+    def _fps_times_until(self, bound: float) -> list[float]:
+        """fps mode: the output times k/fps not yet emitted that lie before ``bound``."""
         assert self.fps is not None
-        out = []
         fps = float(self.fps)
-        while True:
-            t = self._next_k / fps
-            if t >= tb - 1e-9:
-                break
-            out.append(t)
+        out = []
+        while self._next_k / fps < bound - 1e-9:
+            out.append(self._next_k / fps)
             self._next_k += 1
         return out
 
@@ -172,7 +173,7 @@ class InterpolateStage:
         if prev is None:
             if self.fps is not None and frame.time > 0:
                 # Output starts at 0: hold the first frame until it is due.
-                return [self._emit(frame.image, t, "repeated") for t in self._times_before(frame.time)]
+                return [self._emit(frame.image, t, "repeated") for t in self._fps_times_until(frame.time)]
             return []
         return [f for group in self._pair(prev, frame) for f in group]
 
