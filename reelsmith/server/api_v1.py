@@ -75,6 +75,21 @@ def _check_length(request: Request) -> None:
                        f"{format_bytes(limit)} limit.")
 
 
+async def _receive_multipart(request: Request):  # noqa: ANN202 - (id, dir, parsed form)
+    """Check the declared length, then stream the multipart body into a new upload dir.
+
+    On any failure the directory is removed before the error propagates.
+    """
+    _check_length(request)
+    upload_id, d = intake.new_upload_dir()
+    try:
+        form = await parse_multipart(request, d, get_settings().max_input_bytes)
+    except BaseException:
+        artifacts.remove_tree(d)
+        raise
+    return upload_id, d, form
+
+
 def _upload_view(up: m.Upload) -> dict[str, Any]:
     return {"id": up.id, "filename": up.filename, "size_bytes": up.size_bytes, "kind": up.kind,
             "media": up.media, "created_at": up.created_at}
@@ -86,13 +101,7 @@ def _upload_view(up: m.Upload) -> dict[str, Any]:
                                                            "format": "binary"}}}}}}})
 async def upload(request: Request, owner: str = Depends(require_owner)) -> dict[str, Any]:
     """Upload one media file (multipart field ``file``); returns an id usable as an input."""
-    _check_length(request)
-    upload_id, d = intake.new_upload_dir()
-    try:
-        form = await parse_multipart(request, d, get_settings().max_input_bytes)
-    except BaseException:
-        artifacts.remove_tree(d)
-        raise
+    upload_id, d, form = await _receive_multipart(request)
     if len(form.files) != 1:
         form.discard()
         artifacts.remove_tree(d)
@@ -195,13 +204,7 @@ async def create_job(request: Request, owner: str = Depends(require_owner)) -> d
     ctype = request.headers.get("content-type", "")
     files: dict[str, list[str]] = {}
     if ctype.startswith("multipart/form-data"):
-        _check_length(request)
-        tmp_id, tmp_dir = intake.new_upload_dir()
-        try:
-            form = await parse_multipart(request, tmp_dir, get_settings().max_input_bytes)
-        except BaseException:
-            artifacts.remove_tree(tmp_dir)
-            raise
+        tmp_id, tmp_dir, form = await _receive_multipart(request)
         data: dict[str, Any] = {k: v for k, v in form.fields.items()}
         try:
             if "params" in data:
