@@ -321,8 +321,10 @@ async def retry_job(job_id: str, request: Request,
     if not st.store.retry(job.id):
         raise ApiError(409, "conflict", f"Only failed or cancelled jobs can be retried; this job "
                        f"is {job.status}.")
+    # The answer describes what the retry did (re-queued), read before a runner can claim it.
+    view = job_view(st.store.get(job.id))
     st.dispatcher.submit(job.id, job.priority)
-    return job_view(st.store.get(job.id))
+    return view
 
 
 @router.delete("/jobs/{job_id}", tags=["jobs"])
