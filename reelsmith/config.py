@@ -50,7 +50,23 @@ class Settings:
     job_max_attempts: int = 3  # a job interrupted (crash, killed worker) more often fails
     job_lease_s: float = 30.0  # a running job whose worker stopped heart-beating this long is re-queued
     retention_days: float = 7.0  # artifacts of finished jobs older than this are removed; 0: keep
-    require_auth: bool = False  # also implied as soon as one API key exists
+    # Auth is required when this is set, when API keys exist at server start, when one is
+    # created while it runs, or when the server binds beyond loopback. Revoking keys never
+    # turns it off on a running server.
+    require_auth: bool = False
+    # Host names the server answers to besides loopback names, the bind address and
+    # public_url's host (DNS-rebinding defence); "*" accepts any.
+    allowed_hosts: tuple[str, ...] = ()
+    # Origins (scheme://host:port) whose pages may send writes besides the server's own.
+    allowed_origins: tuple[str, ...] = ()
+    max_json_bytes: int = 64 * _MiB  # JSON request bodies (base64 inputs included)
+    link_ttl_s: float = 900.0  # lifetime of signed URL tokens (SSE, WebSocket, downloads)
+    min_free_bytes: int = 512 * _MiB  # below this free space in the data dir, new work gets 507
+    janitor_interval_s: float = 600.0  # leftover and retention sweep period; 0: at start only
+    retention_max_bytes: int = 0  # cap on stored job files (oldest finished first); 0: none
+    dispatch_grace_s: float = 10.0  # a queued job not sent to the broker this long is re-sent
+    webhook_secret_grace_s: float = 86400.0  # a rotated webhook secret still signs this long
+    log_format: str = "text"  # "text" or "json" (one object per line)
     rate_limit_per_minute: int = 600  # per API key (or per client address without auth); 0: off
     webhook_url: str = ""  # global webhook, called for every finished job
     webhook_secret: str = ""  # HMAC key; empty: generated once into data_dir/webhook_secret

@@ -56,8 +56,13 @@ class Job(Base):
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
     artifacts_expired: Mapped[bool] = mapped_column(Boolean, default=False)
+    dispatched_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stream_mark: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
-    __table_args__ = (Index("ix_jobs_queue", "status", "priority", "created_at"),)
+    __table_args__ = (Index("ix_jobs_queue", "status", "priority", "created_at"),
+                      Index("ix_jobs_owner_created", "owner", "created_at"),
+                      Index("ix_jobs_owner_status_created", "owner", "status", "created_at"))
 
 
 class Upload(Base):
@@ -71,6 +76,7 @@ class Upload(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "video" | "image"
     media: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Float)
+    job_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
 
 
 class ApiKey(Base):
@@ -84,6 +90,17 @@ class ApiKey(Base):
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class OwnerSecret(Base):
+    """Each owner's webhook signing secret; ``previous`` stays valid for a grace period."""
+
+    __tablename__ = "owner_secrets"
+
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    previous: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    rotated_at: Mapped[float] = mapped_column(Float)
 
 
 class WebhookDelivery(Base):

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from reelsmith.config import get_settings
 from reelsmith.jobs import models as m
@@ -227,6 +228,31 @@ class JobStore:
     def mark_expired(self, job_id: str) -> None:
         self._update(job_id, artifacts_expired=True)
 
+    # -- dispatch outbox ----------------------------------------------------------
+    def mark_dispatched(self, job_id: str) -> None:
+        """Record that the job was handed to a runner (its message was sent)."""
+        self._update(job_id, (m.Job.status == m.QUEUED,), dispatched_at=time.time())
+
+    def undispatched(self, *, created_before: float, sent_before: float | None = None,
+                     limit: int = 500) -> list[m.Job]:
+        """Queued jobs never dispatched (created before ``created_before``) and, with
+        ``sent_before``, queued jobs whose message was sent before then (maybe lost)."""
+        never = (m.Job.dispatched_at.is_(None)) & (m.Job.created_at < created_before)
+        cond = never if sent_before is None else never | (m.Job.dispatched_at < sent_before)
+        q = (select(m.Job).where(m.Job.status == m.QUEUED, cond)
+             .order_by(m.Job.priority.desc(), m.Job.created_at).limit(limit))
+        with self.Session() as s:
+            return list(s.scalars(q))
+
+    # -- /v2 stream cursor --------------------------------------------------------
+    def swap_stream_mark(self, job_id: str, old: str | None, new: str) -> bool:
+        """Compare-and-set the job's stream cursor; False when another call moved it first."""
+        cond = m.Job.stream_mark.is_(None) if old is None else m.Job.stream_mark == old
+        return self._update(job_id, (cond,), stream_mark=new)
+
+    def set_published(self, job_id: str, published: dict[str, str]) -> None:
+        self._update(job_id, published=published)
+
     # -- uploads ----------------------------------------------------------------
     def add_upload(self, upload: m.Upload) -> m.Upload:
         with self.Session.begin() as s:
@@ -243,6 +269,42 @@ class JobStore:
     def delete_upload(self, upload_id: str) -> None:
         with self.Session.begin() as s:
             s.execute(delete(m.Upload).where(m.Upload.id == upload_id))
+
+    def job_uploads(self, job_id: str) -> list[m.Upload]:
+        """Uploads made from a job's own request (they are deleted with the job)."""
+        with self.Session() as s:
+            return list(s.scalars(select(m.Upload).where(m.Upload.job_id == job_id)))
+
+    def upload_ids(self) -> set[str]:
+        with self.Session() as s:
+            return set(s.scalars(select(m.Upload.id)))
+
+    # -- per-owner webhook secrets ------------------------------------------------
+    def owner_secret(self, owner: str) -> m.OwnerSecret:
+        """The owner's signing secret, created on first use."""
+        with self.Session() as s:
+            row = s.get(m.OwnerSecret, owner)
+            if row is not None:
+                return row
+        row = m.OwnerSecret(owner=owner, secret="whsec_" + secrets.token_hex(32), previous=None,
+                            rotated_at=time.time())
+        try:
+            with self.Session.begin() as s:
+                s.add(row)
+        except IntegrityError:  # another request created it first
+            with self.Session() as s:
+                return s.get(m.OwnerSecret, owner)
+        return row
+
+    def rotate_owner_secret(self, owner: str) -> m.OwnerSecret:
+        """A new secret; the old one stays valid (sent as a second signature) for a while."""
+        old = self.owner_secret(owner)
+        new = "whsec_" + secrets.token_hex(32)
+        now = time.time()
+        with self.Session.begin() as s:
+            s.execute(update(m.OwnerSecret).where(m.OwnerSecret.owner == owner)
+                      .values(secret=new, previous=old.secret, rotated_at=now))
+        return m.OwnerSecret(owner=owner, secret=new, previous=old.secret, rotated_at=now)
 
     # -- API keys ---------------------------------------------------------------
     @staticmethod

@@ -111,17 +111,25 @@ class ServerState:
     hub: ProgressHub
     dispatcher: Dispatcher
     limiter: RateLimiter
-    local_only: bool = True  # bound to loopback: server paths allowed without allowed_roots
+    local_only: bool = True  # bound to loopback
+    insecure: bool = False  # `serve --insecure`: beyond loopback without keys, on purpose
     started_at: float = field(default_factory=time.time)
-    _auth_cache: tuple[float, bool] = (0.0, False)
-    stream_sent: dict[str, int] = field(default_factory=dict)
+    auth_on: bool = False  # decided at start; only ever switches on while running
+    _keys_checked_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.auth_on = (get_settings().require_auth
+                        or (not self.local_only and not self.insecure)
+                        or self.store.active_key_count() > 0)
 
     def auth_enabled(self) -> bool:
-        if get_settings().require_auth:
+        """Whether callers must send a key. Decided at start; a key created while the
+        server runs turns it on (checked at most every 2 s); nothing turns it off."""
+        if self.auth_on:
             return True
-        t, val = self._auth_cache
         now = time.monotonic()
-        if now - t > 2.0:
-            val = self.store.active_key_count() > 0
-            self._auth_cache = (now, val)
-        return val
+        if now - self._keys_checked_at > 2.0:
+            self._keys_checked_at = now
+            if self.store.active_key_count() > 0:
+                self.auth_on = True
+        return self.auth_on
