@@ -23,7 +23,7 @@ def test_migrations_at_head():
 
     store = _store()
     with store.engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert MigrationContext.configure(conn).get_current_revision() == "0002"
     from reelsmith.jobs.db import migrate
 
     migrate(store.engine)  # idempotent
