@@ -216,10 +216,10 @@ def test_path_roots_dotdot_and_symlinks(tmp_path, monkeypatch, clip):
     assert resolve_path(f"{root}/sub/../sub/in.mp4") == inside.resolve()
     for bad in (outside, f"{root}/sub/../../secret.mp4", root / "escape.mp4",
                 root / "dir_escape" / "secret.mp4", "/etc/passwd"):
-        with pytest.raises(InputError, match="outside the allowed directories"):
+        with pytest.raises(InputError, match="outside the directories this server may read"):
             resolve_path(bad)
     # Outside the roots, existence is not revealed.
-    with pytest.raises(InputError, match="outside the allowed directories"):
+    with pytest.raises(InputError, match="outside the directories this server may read"):
         resolve_path(tmp_path / "does-not-exist.mp4")
     with pytest.raises(InputError, match="does not exist"):
         resolve_path(root / "missing.mp4")

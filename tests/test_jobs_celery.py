@@ -78,7 +78,7 @@ def cluster(services, tmp_path, monkeypatch):
                 pytest.fail("worker did not start:\n" + "".join(w.log[-30:]))
         from reelsmith.server.app import create_app
 
-        with TestClient(create_app()) as client:
+        with TestClient(base_url="http://127.0.0.1", app=create_app()) as client:
             yield client, workers
     finally:
         for w in workers:

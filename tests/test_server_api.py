@@ -18,7 +18,7 @@ from reelsmith.config import reset_settings
 def client():
     from reelsmith.server.app import create_app
 
-    with TestClient(create_app(concurrency=2)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=2)) as c:
         yield c
 
 
@@ -151,7 +151,7 @@ def test_server_paths_need_allowed_roots(client, clip, monkeypatch, tmp_path):
     reset_settings()
     r = client.post("/api/v1/jobs", json={"workflow": "test_copy",
                                           "inputs": {"video": {"path": str(clip)}}})
-    assert r.status_code == 400 and "outside the allowed" in r.json()["message"]
+    assert r.status_code == 400 and "outside the directories" in r.json()["message"]
     monkeypatch.setenv("REELSMITH_ALLOWED_ROOTS", str(clip.parent))
     reset_settings()
     r = client.post("/api/v1/jobs", json={"workflow": "test_copy",
@@ -189,7 +189,7 @@ def test_cancel_stops_running_work_and_retry_delete(client, tmp_path):
 def test_list_filters_pagination_and_priority():
     from reelsmith.server.app import create_app
 
-    with TestClient(create_app(concurrency=1)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1)) as c:
         blocker = c.post("/api/v1/jobs", json={"workflow": "test_sleep",
                                                "params": {"seconds": 1.0}}).json()["id"]
         wait_for(lambda: c.get(f"/api/v1/jobs/{blocker}").json()["status"] == "running")
@@ -247,7 +247,7 @@ def test_system_endpoints(client):
 def test_unexpected_error_is_a_json_500_without_traceback(monkeypatch):
     from reelsmith.server.app import create_app
 
-    with TestClient(create_app(concurrency=1), raise_server_exceptions=False) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1), raise_server_exceptions=False) as c:
         def boom(*a, **k):
             raise RuntimeError("secret internals")
         monkeypatch.setattr(c.app.state.rs.store, "counts", boom)

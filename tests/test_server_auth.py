@@ -32,7 +32,7 @@ def test_keys_cli_hashing_and_isolation(capsys, media_dir, tmp_path):
 
     A = {"Authorization": f"Bearer {alice}"}
     B = {"Authorization": f"Bearer {bob}"}
-    with TestClient(create_app(concurrency=1)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1)) as c:
         assert c.get("/api/v1/jobs").status_code == 401
         assert c.get("/api/v1/jobs", headers={"Authorization": "Bearer nope"}).status_code == 401
         job = c.post("/api/v1/jobs", json={"workflow": "test_sleep"}, headers=A).json()
@@ -66,7 +66,7 @@ def test_rate_limit_per_key(capsys, monkeypatch):
     reset_settings()
     key = _create_key(capsys, "carol")
     other = _create_key(capsys, "dave")
-    with TestClient(create_app(concurrency=1)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1)) as c:
         codes = [c.get("/api/v1/jobs", headers={"Authorization": f"Bearer {key}"}).status_code
                  for _ in range(8)]
         assert codes[:5] == [200] * 5 and codes[-1] == 429
@@ -86,7 +86,7 @@ def test_require_auth_without_keys(monkeypatch):
 
     monkeypatch.setenv("REELSMITH_REQUIRE_AUTH", "1")
     reset_settings()
-    with TestClient(create_app(concurrency=1)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1)) as c:
         r = c.get("/api/v1/workflows")
         assert r.status_code == 401 and "Bearer" in r.json()["message"]
         assert c.get("/api/v1/system/health").status_code == 200
@@ -96,7 +96,7 @@ def test_require_auth_without_keys(monkeypatch):
 def test_no_traversal_through_ids(bad):
     from reelsmith.server.app import create_app
 
-    with TestClient(create_app(concurrency=1)) as c:
+    with TestClient(base_url="http://127.0.0.1", app=create_app(concurrency=1)) as c:
         for path in (f"/api/v1/jobs/{bad}", f"/api/v1/jobs/{bad}/artifacts/video",
                      f"/api/v1/uploads/{bad}"):
             r = c.get(path)

@@ -47,13 +47,24 @@ def test_run_sync_status_and_output(endpoint, png_b64):
     assert httpx.get(f"{srv.url}/v2/other/status/{job.job_id}").status_code == 404
 
 
-def test_failed_job_reports_error(endpoint):
+def test_failed_job_reports_error(endpoint, png_b64):
     ep, srv = endpoint
-    job = ep.run({"workflow": "test_copy", "video_base64": "bm90IGEgdmlkZW8="})
+    job = ep.run({"workflow": "test_sleep", "video_base64": png_b64, "params": {"fail": True}})
     wait_for(lambda: job.status() == "FAILED")
     raw = httpx.get(f"{srv.url}/v2/local-ep/status/{job.job_id}").json()
-    assert raw["status"] == "FAILED" and raw["error"]
-    assert raw["output"]["error_type"] == "unsupported_media"
+    assert raw["status"] == "FAILED" and "asked to fail" in raw["error"]
+
+
+def test_bad_media_is_refused_at_the_door(endpoint):
+    """Base64 that is not media never becomes a job: 415 with a sentence, nothing stored."""
+    ep, srv = endpoint
+    r = httpx.post(f"{srv.url}/v2/local-ep/run",
+                   json={"input": {"workflow": "test_copy", "video_base64": "bm90IGEgdmlkZW8="}})
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media"
+    assert httpx.get(f"{srv.url}/api/v1/jobs").json()["total"] == 0
+    from reelsmith.jobs import artifacts
+
+    assert not any(artifacts.uploads_root().glob("*/*"))
 
 
 def test_cancel_and_stream(endpoint, png_b64):

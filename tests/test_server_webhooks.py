@@ -28,7 +28,7 @@ def _app():
 def test_signed_webhook_with_retries_recorded(allow_loopback_hooks):
     from reelsmith.jobs.webhooks import verify_signature
 
-    with WebhookReceiver(fail_first=2) as rx, TestClient(_app()) as c:
+    with WebhookReceiver(fail_first=2) as rx, TestClient(base_url="http://127.0.0.1", app=_app()) as c:
         job = c.post("/api/v1/jobs", json={"workflow": "test_sleep", "webhook_url": rx.url,
                                            "params": {"label": "w"}}).json()
         wait_for(lambda: len(rx.requests) >= 3)
@@ -58,7 +58,7 @@ def test_global_webhook_on_failure(allow_loopback_hooks, monkeypatch):
     with WebhookReceiver() as rx:
         monkeypatch.setenv("REELSMITH_WEBHOOK_URL", rx.url)
         reset_settings()
-        with TestClient(_app()) as c:
+        with TestClient(base_url="http://127.0.0.1", app=_app()) as c:
             job = c.post("/api/v1/jobs", json={"workflow": "test_sleep",
                                                "params": {"fail": True}}).json()
             wait_for(lambda: rx.requests)
@@ -69,7 +69,7 @@ def test_global_webhook_on_failure(allow_loopback_hooks, monkeypatch):
 
 
 def test_loopback_webhook_refused_by_default():
-    with TestClient(_app()) as c:
+    with TestClient(base_url="http://127.0.0.1", app=_app()) as c:
         r = c.post("/api/v1/jobs", json={"workflow": "test_sleep",
                                          "webhook_url": "http://127.0.0.1:9/hook"})
         assert r.status_code == 422

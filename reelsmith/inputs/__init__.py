@@ -51,6 +51,7 @@ __all__ = [
     "check_header",
     "check_limits",
     "classify",
+    "classify_source",
     "decode_base64",
     "download_url",
     "format_bytes",
@@ -134,8 +135,8 @@ def pick_source(fields: Mapping[str, Any], prefix: str = "video") -> tuple[str, 
     raise InputError(f"Several inputs were given ({both}): send exactly one of {listing}.")
 
 
-def _classify_str(text: str) -> tuple[str, str]:
-    """A bare string is a URL (http/https), a data URI, or a local path."""
+def classify_source(text: str) -> tuple[str, str]:
+    """A bare string is a URL (any ``scheme://``), a data URI (``base64``), or a ``path``."""
     stripped = text.lstrip()
     if stripped[:5].lower() == "data:":
         return "base64", text
@@ -172,7 +173,7 @@ def resolve_source(
     elif isinstance(spec, str):
         if not spec.strip():
             raise InputError("The input is empty.")
-        origin, value = _classify_str(spec)
+        origin, value = classify_source(spec)
     elif isinstance(spec, os.PathLike):
         origin, value = "path", spec
     else:

@@ -44,9 +44,9 @@ def resolve_path(path: str | os.PathLike, settings: Settings | None = None) -> P
     if s.allowed_roots:
         roots = [Path(r).expanduser().resolve(strict=False) for r in s.allowed_roots]
         if not any(is_within(real, r) for r in roots):
-            names = ", ".join(str(r) for r in roots)
+            # Neither the roots nor whether the file exists is revealed to the caller.
             raise InputError(
-                f"The input path {_display(raw)} is outside the allowed directories ({names})."
+                f"The input path {_display(raw)} is outside the directories this server may read."
             )
     if not real.exists():
         raise InputError(f"The input file {_display(raw)} does not exist.")

@@ -60,11 +60,25 @@ def resolve_job_inputs(store: JobStore, job: m.Job, wf, work: Path) -> dict[str,
     return resolved
 
 
-def _run_workflow(store: JobStore, job: m.Job, ctx: JobContext, work: Path) -> dict[str, Any]:
+def _workflow_and_params(job: m.Job):  # noqa: ANN202 - (Workflow, BaseModel, network_volume)
+    if job.kind == m.KIND_RUNPOD:
+        from reelsmith.jobs import handler
+
+        req = handler.parse_input(job.params, need_sources=False)
+        return req.workflow, req.params, req.network_volume
     from reelsmith.workflows import get_workflow
 
     wf = get_workflow(job.workflow)
-    params = wf.parse_params(job.params)
+    return wf, wf.parse_params(job.params), False
+
+
+def _run_workflow(store: JobStore, job: m.Job, ctx: JobContext, work: Path) -> dict[str, Any]:
+    """Resolve the stored inputs, run the workflow, publish its outputs as artifacts.
+
+    RunPod jobs (``/v2``) take the same path: their worker input is parsed by the shared
+    handler; with ``network_volume`` the outputs are also copied to the output dir, and
+    those copies are recorded on the job (deleted and expired with it)."""
+    wf, params, network_volume = _workflow_and_params(job)
     ctx.stage("fetching input", 0.0, 0.02)
     inputs = resolve_job_inputs(store, job, wf, work)
     ctx.check()
@@ -81,7 +95,7 @@ def _run_workflow(store: JobStore, job: m.Job, ctx: JobContext, work: Path) -> d
     }
     started = job.started_at or t0
     meta = dict(result.metadata)
-    return {
+    res: dict[str, Any] = {
         "outputs": outputs,
         "metadata": meta,
         "backend": meta.get("backend"),
@@ -89,18 +103,18 @@ def _run_workflow(store: JobStore, job: m.Job, ctx: JobContext, work: Path) -> d
                     "run_s": round(run_s, 3),
                     "total_s": round(time.time() - job.created_at, 3)},
     }
+    if network_volume:
+        from reelsmith.jobs.handler import publish_copy
 
-
-def _run_runpod(job: m.Job, ctx: JobContext) -> tuple[dict[str, Any], str | None, str | None]:
-    """Call the shared RunPod handler; returns (result, error, error_type)."""
-    from reelsmith.jobs import handler
-
-    out = handler.run_handler_input(dict(job.params), ctx, job_id=job.id[:12])
-    if not isinstance(out, dict):
-        return {"output": out}, None, None
-    if out.get("error"):
-        return {"output": out}, str(out["error"]), str(out.get("error_type") or "")
-    return {"output": out}, None, None
+        dest = get_settings().output_dir
+        copies: dict[str, str] = {}
+        try:
+            for role, p in published.items():
+                copies[role] = str(publish_copy(p, dest, f"{job.id[:12]}_{p.name}"))
+        finally:
+            store.set_published(job.id, copies)
+        res["published"] = copies
+    return res
 
 
 class _Heartbeat(threading.Thread):
@@ -133,6 +147,10 @@ def execute_job(store: JobStore, job: m.Job, worker_id: str, *,
                 ctx: JobContext | None = None, publish: Publish | None = None,
                 send_webhooks: bool = True) -> str | None:
     """Run a job this worker has claimed. Returns the final status (None: lease lost)."""
+    from reelsmith.jobs import lifecycle
+
+    lifecycle.started(job, worker_id)
+    began = time.monotonic()
     s = get_settings()
     ctx = ctx or JobContext(timeout_s=s.job_timeout_s or None)
     if job.cancel_requested:
@@ -165,19 +183,8 @@ def execute_job(store: JobStore, job: m.Job, worker_id: str, *,
     beat.start()
     status, result, error, code = m.FAILED, None, None, None
     try:
-        if job.kind == m.KIND_RUNPOD:
-            result, error, etype = _run_runpod(job, ctx)
-            if error is None:
-                status = m.COMPLETED
-            elif etype == "timed_out":
-                status, code = m.FAILED, "timed_out"
-            elif etype == "cancelled" or ctx.cancelled:
-                status, code = m.CANCELLED, "cancelled"
-            else:
-                status, code = m.FAILED, etype or "handler_error"
-        else:
-            result = _run_workflow(store, job, ctx, work)
-            status = m.COMPLETED
+        result = _run_workflow(store, job, ctx, work)
+        status = m.COMPLETED
     except TimedOut as exc:
         status, error, code = m.FAILED, exc.message, "timed_out"
     except Cancelled as exc:
@@ -200,8 +207,12 @@ def execute_job(store: JobStore, job: m.Job, worker_id: str, *,
         return None
     if status != m.COMPLETED:
         artifacts.remove_tree(artifacts.artifacts_dir(job.id))
+        from reelsmith.jobs.control import remove_published
+
+        remove_published(store.get(job.id) or job)
     if not store.finish(job.id, worker_id, status, result=result, error=error, error_code=code):
         return None
+    lifecycle.finished(job.id, job.owner, job.workflow, status, time.monotonic() - began, error)
     final = store.get(job.id)
     if final is not None:
         if publish:

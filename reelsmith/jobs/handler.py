@@ -21,18 +21,24 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext
 from reelsmith.errors import InputError, ReelsmithError
 from reelsmith.media.atomic import commit, discard, temp_path_for
+from reelsmith.workflows.base import Workflow
 
 log = logging.getLogger(__name__)
 
 TASK_TYPES = ("upscale", "upscale_and_interpolation")
 SOURCE_FIELDS = ("video_path", "video_url", "video_base64")
+#: Canonical source kinds; ``upload_id`` exists only on a job server.
+SOURCE_KINDS = ("path", "url", "base64", "upload_id")
 # Top-level legacy fields and the workflow parameter each one sets.
 LEGACY_PARAMS = {"scale": "scale", "height": "height", "multiplier": "multiplier",
                  "target_fps": "fps", "fps": "fps", "crf": "crf", "codec": "codec",
@@ -49,12 +55,12 @@ def _workflow_name(job_input: Mapping[str, Any]) -> str:
         return name
     task = job_input.get("task_type", "upscale")
     if task not in TASK_TYPES:
-        raise InputError(f"Unknown task_type {task!r}; valid task types are: {', '.join(TASK_TYPES)} "
-                         "(or send 'workflow' and 'params' for any other workflow).")
+        raise InputError(f"Unknown task_type {str(task)[:100]!r}; valid task types are: "
+                         f"{', '.join(TASK_TYPES)} (or send 'workflow' and 'params' for any other workflow).")
     return task
 
 
-def _params(job_input: Mapping[str, Any], workflow: str) -> dict[str, Any]:
+def _params(job_input: Mapping[str, Any]) -> dict[str, Any]:
     params = job_input.get("params") or {}
     if not isinstance(params, dict):
         raise InputError("'params' must be an object.")
@@ -64,37 +70,85 @@ def _params(job_input: Mapping[str, Any], workflow: str) -> dict[str, Any]:
             params.setdefault(target, job_input[key])
     unknown = sorted(k for k in job_input if k not in CONTROL_FIELDS and k not in LEGACY_PARAMS)
     if unknown:
-        raise InputError(f"Unknown input field(s): {', '.join(unknown)}.")
+        raise InputError(f"Unknown input field(s): {', '.join(str(u)[:50] for u in unknown[:10])}.")
     return params
 
 
-def _sources(job_input: Mapping[str, Any], wf) -> dict[str, dict[str, Any]]:
-    """Map workflow input names to source specs ({'video_url': ...})."""
+def _source(value: Any, where: str) -> dict[str, Any]:
+    """One source in canonical form: exactly one of {"path"|"url"|"base64"|"upload_id": value}."""
+    from reelsmith.inputs import classify_source
+
+    if isinstance(value, str):
+        kind, text = classify_source(value)
+        return {kind: text}
+    if isinstance(value, Mapping):
+        given = {k.removeprefix("video_"): v for k, v in value.items() if v not in (None, "")}
+        if len(given) == 1 and next(iter(given)) in SOURCE_KINDS:
+            return given
+    raise InputError(f"{where} must be a URL, a path, base64 data, or an object with exactly one of "
+                     f"{', '.join(SOURCE_KINDS)}.")
+
+
+def _sources(job_input: Mapping[str, Any], wf: Workflow, need: bool) -> dict[str, dict[str, Any]]:
+    """Map workflow input names to canonical sources (see :func:`_source`)."""
     from reelsmith.inputs import pick_source
 
     out: dict[str, dict[str, Any]] = {}
     extra = job_input.get("inputs") or {}
-    if not isinstance(extra, dict):
+    if not isinstance(extra, Mapping):
         raise InputError("'inputs' must be an object mapping input names to sources.")
     given = [f for f in SOURCE_FIELDS if job_input.get(f) not in (None, "")]
-    if given or not extra:
+    if given or (need and not extra):
         kind, value = pick_source(job_input, prefix="video")
-        out[wf.inputs[0].name] = {f"video_{kind}": value}
+        out[wf.inputs[0].name] = {kind: value}
+    names = {i.name for i in wf.inputs}
     for name, spec in extra.items():
-        if name not in {i.name for i in wf.inputs}:
-            raise InputError(f"The {wf.name} workflow has no input named {name!r}.")
-        if isinstance(spec, str):
-            spec = {"video_url" if spec.startswith("http") else "video_path": spec}
-        out[name] = spec
+        if name not in names:
+            raise InputError(f"The {wf.name} workflow has no input named {str(name)[:50]!r} "
+                             f"(it takes: {', '.join(sorted(names)) or 'none'}).")
+        out[name] = _source(spec, f"inputs.{name}")
     return out
 
 
-def _data_uri(path: Path) -> str:
+@dataclass
+class HandlerRequest:
+    """A parsed worker input: which workflow, its parameters, where its inputs come from."""
+
+    workflow: Workflow
+    params: BaseModel
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network_volume: bool = False
+
+
+def parse_input(job_input: Any, *, need_sources: bool = True) -> HandlerRequest:
+    """Check a worker input without touching any file or URL; raises InputError.
+
+    ``need_sources=False``: the sources were taken out and stored separately (the server
+    keeps them as job inputs, see :func:`without_sources`)."""
+    from reelsmith.workflows import get_workflow
+
+    if not isinstance(job_input, Mapping):
+        raise InputError("The job input must be a JSON object.")
+    wf = get_workflow(_workflow_name(job_input))
+    params = wf.parse_params(_params(job_input))
+    network_volume = job_input.get("network_volume", False)
+    if not isinstance(network_volume, bool):
+        raise InputError("'network_volume' must be true or false.")
+    return HandlerRequest(wf, params, _sources(job_input, wf, need_sources), network_volume)
+
+
+def without_sources(job_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The input minus its source fields: what a server stores once the sources are jobs inputs."""
+    return {k: v for k, v in job_input.items() if k not in (*SOURCE_FIELDS, "inputs")}
+
+
+def data_uri(path: Path) -> str:
     mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _publish(path: Path, out_dir: Path, name: str) -> Path:
+def publish_copy(path: Path, out_dir: Path, name: str) -> Path:
+    """Copy a result to ``out_dir/name`` atomically (the network volume)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / name
     tmp = temp_path_for(final)
@@ -113,45 +167,41 @@ def run_handler_input(job_input: Any, ctx: JobContext, *, job_id: str | None = N
     work_root = settings.data_dir / "work"
     work_dir: Path | None = None
     try:
-        if not isinstance(job_input, Mapping):
-            raise InputError("The job input must be a JSON object.")
         from reelsmith.inputs import resolve_source
-        from reelsmith.workflows import get_workflow
 
-        wf = get_workflow(_workflow_name(job_input))
-        params = wf.parse_params(_params(job_input, wf.name))
-        sources = _sources(job_input, wf)
-        network_volume = job_input.get("network_volume", False)
-        if not isinstance(network_volume, bool):
-            raise InputError("'network_volume' must be true or false.")
+        req = parse_input(job_input)
+        wf = req.workflow
         work_root.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=work_root))
         ctx.work_dir = work_dir
         ctx.stage("fetching input", 0.0, 0.02)
         resolved = {}
         for spec in wf.inputs:
-            if spec.name in sources:
-                resolved[spec.name] = resolve_source(sources[spec.name], work_dir=work_dir,
+            if spec.name in req.sources:
+                (kind, value), = req.sources[spec.name].items()
+                if kind not in SOURCE_KINDS[:3]:
+                    raise InputError(f"inputs.{spec.name}: {kind} sources exist only on a job server.")
+                resolved[spec.name] = resolve_source({f"video_{kind}": value}, work_dir=work_dir,
                                                      kinds=spec.kinds).path
             elif spec.required:
                 raise InputError(f"The {wf.name} workflow needs the input {spec.name!r}.")
         ctx.check()
-        suffix = wf.output_suffix(resolved, params)
+        suffix = wf.output_suffix(resolved, req.params)
         out_dir = work_dir / "out"
         out_dir.mkdir()
-        result = wf.run(ctx, resolved, params, out_dir / f"{wf.name}{suffix}")
+        result = wf.run(ctx, resolved, req.params, out_dir / f"{wf.name}{suffix}")
         response: dict[str, Any] = {"metadata": result.metadata}
         main_role = next(iter(result.outputs))
-        if network_volume:
+        if req.network_volume:
             dest = settings.output_dir
-            files = {role: str(_publish(p, dest, f"{job_id}_{p.name}")) for role, p in result.outputs.items()}
+            files = {role: str(publish_copy(p, dest, f"{job_id}_{p.name}")) for role, p in result.outputs.items()}
             response["video_path"] = files[main_role]
             if len(files) > 1:
                 response["files"] = files
         else:
-            response["video"] = _data_uri(result.outputs[main_role])
+            response["video"] = data_uri(result.outputs[main_role])
             if len(result.outputs) > 1:
-                response["files"] = {r: _data_uri(p) for r, p in result.outputs.items() if r != main_role}
+                response["files"] = {r: data_uri(p) for r, p in result.outputs.items() if r != main_role}
         out_meta = response["metadata"].get("output")
         if isinstance(out_meta, dict):  # the work dir is gone after this call
             out_meta["path"] = response.get("video_path")

@@ -339,6 +339,12 @@ class JobStore:
             return int(s.scalar(select(func.count()).select_from(m.ApiKey)
                                 .where(m.ApiKey.revoked_at.is_(None))) or 0)
 
+    def active_key(self, key_id: str) -> m.ApiKey | None:
+        """The key with this id, unless it was revoked."""
+        with self.Session() as s:
+            row = s.get(m.ApiKey, key_id)
+            return row if row is not None and row.revoked_at is None else None
+
     def lookup_key(self, secret: str) -> m.ApiKey | None:
         with self.Session() as s:
             row = s.scalar(select(m.ApiKey).where(m.ApiKey.key_hash == self.hash_key(secret)))
@@ -358,3 +364,22 @@ class JobStore:
             return list(s.scalars(select(m.WebhookDelivery)
                                   .where(m.WebhookDelivery.job_id == job_id)
                                   .order_by(m.WebhookDelivery.id)))
+
+    # -- metrics (read-only) ----------------------------------------------------
+    def duration_histogram(self, bounds: Iterable[float]) -> tuple[list[int], int, float]:
+        """Run time (finished_at - started_at) of finished jobs, counted in SQL.
+
+        Returns (cumulative count at or below each bound, total count, total seconds): the
+        shape of a Prometheus histogram without its +Inf bucket (that is the total count).
+        """
+        from sqlalchemy import case
+
+        dur = m.Job.finished_at - m.Job.started_at
+        bounds = list(bounds)
+        cols = [func.coalesce(func.sum(case((dur <= b, 1), else_=0)), 0) for b in bounds]
+        q = (select(func.count(), func.coalesce(func.sum(dur), 0.0), *cols)
+             .where(m.Job.status.in_(list(m.FINISHED)), m.Job.started_at.is_not(None),
+                    m.Job.finished_at.is_not(None)))
+        with self.Session() as s:
+            row = s.execute(q).one()
+        return [int(v) for v in row[2:]], int(row[0]), float(row[1])

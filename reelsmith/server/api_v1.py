@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field, ValidationError
 
 from reelsmith.config import get_settings
 from reelsmith.errors import InputError
-from reelsmith.inputs import format_bytes
-from reelsmith.jobs import artifacts
+from reelsmith.jobs import artifacts, control, lifecycle
 from reelsmith.jobs import models as m
+from reelsmith.jobs.store import new_id
 from reelsmith.jobs.views import job_view
 from reelsmith.server import intake
-from reelsmith.server.auth import require_owner
+from reelsmith.server.auth import Caller, require_caller, require_job_reader, require_owner
+from reelsmith.server.bodies import read_json
 from reelsmith.server.errors import ApiError, field_errors, validation_error
 from reelsmith.server.multipart import parse_multipart
 
@@ -66,21 +67,9 @@ def _workflow_or_400(name: str):  # noqa: ANN202
 
 
 # -- uploads ------------------------------------------------------------------------
-def _check_length(request: Request) -> None:
-    limit = get_settings().max_input_bytes
-    length = request.headers.get("content-length")
-    if limit and length and length.isdigit() and int(length) > limit + 1024 * 1024:
-        raise ApiError(413, "limit_exceeded",
-                       f"The upload ({format_bytes(int(length))}) is larger than the "
-                       f"{format_bytes(limit)} limit.")
-
-
 async def _receive_multipart(request: Request):  # noqa: ANN202 - (id, dir, parsed form)
-    """Check the declared length, then stream the multipart body into a new upload dir.
-
-    On any failure the directory is removed before the error propagates.
-    """
-    _check_length(request)
+    """Stream the multipart body into a new upload dir (the request guard has already
+    refused an oversized declared length). On any failure the directory is removed."""
     upload_id, d = intake.new_upload_dir()
     try:
         form = await parse_multipart(request, d, get_settings().max_input_bytes)
@@ -91,8 +80,9 @@ async def _receive_multipart(request: Request):  # noqa: ANN202 - (id, dir, pars
 
 
 def _upload_view(up: m.Upload) -> dict[str, Any]:
+    media = {k: v for k, v in (up.media or {}).items() if k != "path"}
     return {"id": up.id, "filename": up.filename, "size_bytes": up.size_bytes, "kind": up.kind,
-            "media": up.media, "created_at": up.created_at}
+            "media": media, "created_at": up.created_at}
 
 
 @router.post("/uploads", status_code=201, tags=["uploads"],
@@ -129,8 +119,7 @@ async def delete_upload(upload_id: str, request: Request,
     up = st.store.get_upload(upload_id, owner) if artifacts.valid_id(upload_id) else None
     if up is None:
         raise ApiError(404, "not_found", f"There is no upload with id {upload_id!r}.")
-    artifacts.remove_tree(artifacts.upload_dir(upload_id))
-    st.store.delete_upload(upload_id)
+    control.delete_upload(st.store, upload_id)
     return {"id": upload_id, "deleted": True}
 
 
@@ -142,17 +131,35 @@ def _job_or_404(request: Request, job_id: str, owner: str) -> m.Job:
     return job
 
 
-def create_job_from(request: Request, owner: str, body: JobCreate,
-                    files: dict[str, list[str]] | None = None) -> m.Job:
-    """Validate everything, store inputs, insert the job, hand it to the dispatcher."""
+def paths_ok(request: Request) -> bool:
     st = _st(request)
+    return intake.paths_allowed(st.local_only, st.auth_enabled())
+
+
+def create_job_from(request: Request, owner: str, body: JobCreate,
+                    files: dict[str, list[str]] | None = None, job_id: str | None = None) -> m.Job:
+    """Validate everything, store inputs, insert the job, hand it to the dispatcher.
+
+    Uploads made from this request (base64) belong to ``job_id``; when anything is refused,
+    they are removed again before the error propagates."""
+    st = _st(request)
+    job_id = job_id or new_id()
+    try:
+        return _create(st, request, owner, body, files or {}, job_id)
+    except BaseException:
+        for up in st.store.job_uploads(job_id):
+            control.delete_upload(st.store, up.id)
+        raise
+
+
+def _create(st, request: Request, owner: str, body: JobCreate,  # noqa: ANN001
+            files: dict[str, list[str]], job_id: str) -> m.Job:
     wf = _workflow_or_400(body.workflow)
     try:
         params = wf.Params.model_validate(body.params)
     except ValidationError as exc:
         raise validation_error(field_errors(exc, "params"), "Invalid parameters") from None
     specs = {s.name: s for s in wf.inputs}
-    files = files or {}
     unknown = sorted(set(body.inputs) - set(specs)) + sorted(set(files) - set(specs))
     if unknown:
         names = ", ".join(specs) or "none"
@@ -172,6 +179,7 @@ def create_job_from(request: Request, owner: str, body: JobCreate,
             check_url(webhook)
         except InputError as exc:
             raise validation_error([{"field": "webhook_url", "message": exc.message}]) from None
+    allow_paths = paths_ok(request)
     stored: dict[str, Any] = {}
     for name, spec in specs.items():
         if name in files:
@@ -183,13 +191,14 @@ def create_job_from(request: Request, owner: str, body: JobCreate,
                 raise validation_error([{"field": f"inputs.{name}",
                                          "message": "this input takes one source"}])
             refs = [intake.normalize_input(st.store, owner, f"inputs.{name}", it, spec.kinds,
-                                           st.local_only) for it in items]
+                                           allow_paths, job_id=job_id) for it in items]
         else:
             continue
         stored[name] = refs if spec.many else refs[0]
     job = st.store.create_job(owner=owner, workflow=wf.name,
                               params=json.loads(params.model_dump_json()), inputs=stored,
-                              priority=body.priority, webhook_url=webhook)
+                              priority=body.priority, webhook_url=webhook, job_id=job_id)
+    lifecycle.queued(job)
     st.dispatcher.submit(job.id, job.priority)
     return job
 
@@ -201,8 +210,10 @@ def create_job_from(request: Request, owner: str, body: JobCreate,
                     "per input, named after the input (e.g. video)"}}}}})
 async def create_job(request: Request, owner: str = Depends(require_owner)) -> dict[str, Any]:
     """Create a job from JSON, or from multipart/form-data with the files in the same call."""
+    st = _st(request)
     ctype = request.headers.get("content-type", "")
     files: dict[str, list[str]] = {}
+    job_id = new_id()
     if ctype.startswith("multipart/form-data"):
         tmp_id, tmp_dir, form = await _receive_multipart(request)
         data: dict[str, Any] = {k: v for k, v in form.fields.items()}
@@ -228,25 +239,20 @@ async def create_job(request: Request, owner: str = Depends(require_owner)) -> d
                 dest = d / f.path.name
                 if f.path != dest:
                     f.path.rename(dest)
-                up = await run_in_threadpool(intake.store_file_upload, _st(request).store,
-                                             owner, dest, f.filename)
+                up = await run_in_threadpool(intake.store_file_upload, st.store,
+                                             owner, dest, f.filename, job_id)
                 files.setdefault(name, []).append(up.id)
         except BaseException:
             form.discard()
             artifacts.remove_tree(tmp_dir)
+            for up in st.store.job_uploads(job_id):
+                control.delete_upload(st.store, up.id)
             raise
         if not form.files:
             artifacts.remove_tree(tmp_dir)
     else:
-        raw = await request.body()
-        try:
-            data = json.loads(raw or b"null")
-        except json.JSONDecodeError as exc:
-            raise ApiError(422, "validation_error", f"The body is not valid JSON ({exc.msg} at "
-                           f"position {exc.pos}).", fields=[{"field": "body",
-                                                             "message": "invalid JSON"}]) from None
-        body = _parse_body(data)
-    job = await run_in_threadpool(create_job_from, request, owner, body, files)
+        body = _parse_body(await read_json(request))
+    job = await run_in_threadpool(create_job_from, request, owner, body, files, job_id)
     return job_view(job)
 
 
@@ -268,15 +274,34 @@ async def list_jobs(request: Request, owner: str = Depends(require_owner),
                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
     items, total = await run_in_threadpool(_st(request).store.list, owner=owner, status=status,
                                            workflow=workflow, limit=limit, offset=offset)
-    return {"items": [job_view(j) for j in items], "total": total, "limit": limit,
+    return {"items": [job_view(j, listing=True) for j in items], "total": total, "limit": limit,
             "offset": offset, "next_offset": offset + limit if offset + limit < total else None}
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
 async def get_job(job_id: str, request: Request,
-                  owner: str = Depends(require_owner)) -> dict[str, Any]:
+                  owner: str = Depends(require_job_reader)) -> dict[str, Any]:
     job = _job_or_404(request, job_id, owner)
     return job_view(job, deliveries=_st(request).store.deliveries(job.id))
+
+
+@router.post("/jobs/{job_id}/links", tags=["jobs"])
+async def job_links(job_id: str, request: Request,
+                    who: Caller = Depends(require_caller)) -> dict[str, Any]:
+    """Short-lived URLs for this job that need no header (EventSource, WebSocket, downloads).
+
+    They carry a signed link token (``?access=rsl_...``) valid only for this job's read
+    routes, for ``REELSMITH_LINK_TTL_S`` seconds, and only while the caller's key is active."""
+    from reelsmith.server import links
+
+    job = _job_or_404(request, job_id, who.owner)
+    token, expires = links.make(job.id, who.key_id)
+    q = f"?access={token}"
+    base = f"/api/v1/jobs/{job.id}"
+    outputs = (job.result or {}).get("outputs") or {} if job.status == m.COMPLETED else {}
+    return {"token": token, "expires_at": expires, "job": base + q, "events": f"{base}/events{q}",
+            "websocket": f"/ws/jobs/{job.id}{q}", "result": f"{base}/result{q}",
+            "artifacts": {role: f"{base}/artifacts/{role}{q}" for role in outputs}}
 
 
 @router.post("/jobs/{job_id}/cancel", tags=["jobs"])
@@ -334,15 +359,14 @@ async def delete_job(job_id: str, request: Request,
     job = _job_or_404(request, job_id, owner)
     if job.status in (m.QUEUED, m.RUNNING):
         await cancel_and_wait(request, job.id)
-    await run_in_threadpool(artifacts.remove_job_files, job.id)
-    st.store.delete(job.id)
+    await run_in_threadpool(control.delete_job, st.store, st.store.get(job.id) or job)
     return {"id": job.id, "deleted": True}
 
 
 # -- results ------------------------------------------------------------------------
 @router.get("/jobs/{job_id}/result", tags=["results"])
 async def result(job_id: str, request: Request,
-                 owner: str = Depends(require_owner)) -> dict[str, Any]:
+                 owner: str = Depends(require_job_reader)) -> dict[str, Any]:
     job = _job_or_404(request, job_id, owner)
     if job.status != m.COMPLETED:
         raise ApiError(409, "not_ready", f"The job is {job.status}; it has no result yet."
@@ -350,16 +374,15 @@ async def result(job_id: str, request: Request,
                        f"The job is {job.status}; it has no result.", job_status=job.status,
                        job_error=job.error)
     res = dict(job.result or {})
-    if job.kind == m.KIND_WORKFLOW:
-        res["outputs"] = {role: dict(o, url=f"/api/v1/jobs/{job.id}/artifacts/{role}")
-                          for role, o in (res.get("outputs") or {}).items()}
+    res["outputs"] = {role: dict(o, url=f"/api/v1/jobs/{job.id}/artifacts/{role}")
+                      for role, o in (res.get("outputs") or {}).items()}
     return {"job_id": job.id, "workflow": job.workflow, "status": job.status, **res,
             "artifacts_expired": job.artifacts_expired}
 
 
 @router.get("/jobs/{job_id}/artifacts/{role}", tags=["results"])
 async def artifact(job_id: str, role: str, request: Request,
-                   owner: str = Depends(require_owner)) -> FileResponse:
+                   owner: str = Depends(require_job_reader)) -> FileResponse:
     """Download an output; supports HTTP Range (206) so players can seek."""
     job = _job_or_404(request, job_id, owner)
     outputs = (job.result or {}).get("outputs") or {}

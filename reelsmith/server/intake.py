@@ -1,5 +1,14 @@
 """Turning what a client sent (files, upload ids, URLs, base64, server paths) into stored,
-validated job inputs. Shared by /api/v1 and the multipart one-call job creation."""
+validated job inputs: the one input policy of every route (/api/v1 JSON and multipart,
+/v2 top-level ``video_*`` fields and ``inputs``).
+
+- Server paths are allowed only when ``allowed_roots`` is set, or on a loopback server
+  without authentication (a single local user). Refused paths get the same sentence
+  whether the file exists or not, and no refusal names the roots.
+- Nothing inside the data dir can be named by path (other owners' uploads, the database);
+  an upload is referred to by its id.
+- Base64 becomes an upload file owned by the job; it never enters the database.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +30,8 @@ _HEX = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _probe_into_upload(store: JobStore, owner: str, src: Path, filename: str,
-                       upload_id: str, kinds: tuple[str, ...] = ("video", "image")) -> m.Upload:
+                       upload_id: str, kinds: tuple[str, ...] = ("video", "image"),
+                       job_id: str | None = None) -> m.Upload:
     """Probe ``src`` (inside the upload's dir), give it a safe final name, record it."""
     from reelsmith.inputs import Upload, resolve_source
     from reelsmith.inputs.naming import fix_extension, safe_stem
@@ -41,9 +51,11 @@ def _probe_into_upload(store: JobStore, owner: str, src: Path, filename: str,
     final = d / f"{stem}{Path(filename).suffix.lower() or '.bin'}"
     src.rename(final)
     final = fix_extension(final, info.container)
+    media = _jsonable(info.summary())
+    media.pop("path", None)  # a server path is nobody's business
     row = m.Upload(id=upload_id, owner=owner, filename=filename[:255], path=str(final),
-                   size_bytes=final.stat().st_size, kind=info.kind, media=_jsonable(info.summary()),
-                   created_at=time.time())
+                   size_bytes=final.stat().st_size, kind=info.kind, media=media,
+                   created_at=time.time(), job_id=job_id)
     return store.add_upload(row)
 
 
@@ -53,10 +65,12 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(d, default=str))
 
 
-def store_file_upload(store: JobStore, owner: str, saved_path: Path, filename: str) -> m.Upload:
-    """A file the multipart parser saved under uploads/<new id>/ becomes an Upload."""
+def store_file_upload(store: JobStore, owner: str, saved_path: Path, filename: str,
+                      job_id: str | None = None) -> m.Upload:
+    """A file the multipart parser saved under uploads/<new id>/ becomes an Upload
+    (``job_id``: it came with a job's own request and is deleted with that job)."""
     upload_id = saved_path.parent.name
-    return _probe_into_upload(store, owner, saved_path, filename, upload_id)
+    return _probe_into_upload(store, owner, saved_path, filename, upload_id, job_id=job_id)
 
 
 def new_upload_dir() -> tuple[str, Path]:
@@ -67,7 +81,7 @@ def new_upload_dir() -> tuple[str, Path]:
 
 
 def store_base64(store: JobStore, owner: str, value: str, kinds: tuple[str, ...],
-                 field: str) -> m.Upload:
+                 field: str, job_id: str | None = None) -> m.Upload:
     from reelsmith.inputs import decode_base64
 
     upload_id, d = new_upload_dir()
@@ -79,26 +93,46 @@ def store_base64(store: JobStore, owner: str, value: str, kinds: tuple[str, ...]
             raise
         raise ApiError(422, "validation_error", f"{field}: {exc.message}",
                        fields=[{"field": field, "message": exc.message}]) from None
-    return _probe_into_upload(store, owner, path, path.name, upload_id, kinds)
+    return _probe_into_upload(store, owner, path, path.name, upload_id, kinds, job_id=job_id)
 
 
-def paths_allowed(local_only: bool) -> bool:
-    return bool(get_settings().allowed_roots) or local_only
+def paths_allowed(local_only: bool, auth_on: bool) -> bool:
+    """Server paths: under configured roots, or on a loopback server with no keys."""
+    return bool(get_settings().allowed_roots) or (local_only and not auth_on)
+
+
+def _path_refused(field: str) -> ApiError:
+    return ApiError(400, "paths_disabled",
+                    f"{field}: server paths are not accepted here; upload the file, send a URL or "
+                    "base64, or ask the operator to set REELSMITH_ALLOWED_ROOTS.")
+
+
+def _check_path(field: str, raw: str, paths_ok: bool) -> None:
+    """Refuse a path by policy before the file system is asked anything about it."""
+    if not paths_ok:
+        raise _path_refused(field)
+    from reelsmith.inputs.paths import is_within
+
+    try:
+        real = Path(raw).expanduser().resolve(strict=False)
+    except (OSError, RuntimeError, ValueError):
+        return  # resolve_source words the problem
+    if is_within(real, artifacts.data_dir().resolve()):
+        raise ApiError(400, "paths_disabled",
+                       f"{field}: files in the server's data directory cannot be named by path; "
+                       "refer to an upload by its id.")
 
 
 def normalize_input(store: JobStore, owner: str, field: str, value: Any,
-                    kinds: tuple[str, ...], local_only: bool) -> dict[str, Any]:
-    """One input reference -> {"type": "upload"|"url"|"path", ...} (validated now)."""
+                    kinds: tuple[str, ...], paths_ok: bool, job_id: str | None = None) -> dict[str, Any]:
+    """One input reference -> {"type": "upload"|"url"|"path", ...} (validated now).
+
+    ``job_id``: the job the reference is for; base64 data becomes an upload owned by it."""
     if isinstance(value, str):
+        from reelsmith.inputs import classify_source
+
         v = value.strip()
-        if _HEX.match(v):
-            value = {"upload_id": v}
-        elif v[:5].lower() == "data:":
-            value = {"base64": v}
-        elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", v):
-            value = {"url": v}
-        else:
-            value = {"path": v}
+        value = {"upload_id": v} if _HEX.match(v) else dict([classify_source(v)])
     if not isinstance(value, dict) or len([k for k in value if value[k] is not None]) != 1:
         raise ApiError(422, "validation_error",
                        f"{field}: give exactly one of upload_id, url, base64 or path.",
@@ -127,13 +161,10 @@ def normalize_input(store: JobStore, owner: str, field: str, value: Any,
                            fields=[{"field": f"{field}.url", "message": exc.message}]) from None
         return {"type": "url", "url": v}
     if key == "base64":
-        up = store_base64(store, owner, v, kinds, f"{field}.base64")
+        up = store_base64(store, owner, v, kinds, f"{field}.base64", job_id=job_id)
         return {"type": "upload", "upload_id": up.id}
     if key == "path":
-        if not paths_allowed(local_only):
-            raise ApiError(400, "paths_disabled",
-                           f"{field}: server paths are disabled on this server; set "
-                           "REELSMITH_ALLOWED_ROOTS to the directories clients may read.")
+        _check_path(field, v, paths_ok)
         from reelsmith.inputs import resolve_source
 
         try:

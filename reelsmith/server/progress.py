@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from reelsmith.jobs import artifacts
 from reelsmith.jobs import models as m
 from reelsmith.jobs.events import job_state
-from reelsmith.server.auth import owner_for, require_owner
+from reelsmith.server.auth import owner_for, require_job_reader
 from reelsmith.server.errors import ApiError
 
 router = APIRouter()
@@ -85,7 +85,7 @@ def _check_job(st, job_id: str, owner: str) -> None:  # noqa: ANN001
 
 
 @router.get("/api/v1/jobs/{job_id}/events", tags=["progress"])
-async def sse(job_id: str, request: Request, owner: str = Depends(require_owner)):  # noqa: ANN201
+async def sse(job_id: str, request: Request, owner: str = Depends(require_job_reader)):  # noqa: ANN201
     """Server-Sent Events: one ``progress`` event per change; the stream ends when the job does."""
     st = request.app.state.rs
     _check_job(st, job_id, owner)
@@ -105,10 +105,11 @@ async def sse(job_id: str, request: Request, owner: str = Depends(require_owner)
 async def ws(websocket: WebSocket, job_id: str) -> None:
     """WebSocket: JSON messages as for SSE; closes with code 1000 when the job finishes.
 
-    Auth: ``Authorization: Bearer`` header or ``?token=`` (browsers cannot set headers)."""
+    Auth: ``Authorization: Bearer`` header, or a link token ``?access=rsl_...`` from
+    ``POST /api/v1/jobs/{id}/links`` (browsers cannot set headers on WebSockets)."""
     st = websocket.app.state.rs
     try:
-        owner = owner_for(websocket)
+        owner = owner_for(websocket, job_id)
         _check_job(st, job_id, owner)
     except ApiError as exc:
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])

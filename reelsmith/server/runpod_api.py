@@ -10,19 +10,23 @@ against ``reelsmith serve`` works against RunPod unchanged, and back.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from reelsmith.errors import InputError
-from reelsmith.jobs import artifacts
+from reelsmith.jobs import artifacts, control, handler, lifecycle
 from reelsmith.jobs import models as m
-from reelsmith.jobs.views import runpod_status
-from reelsmith.server.api_v1 import cancel_and_wait
+from reelsmith.jobs.store import new_id
+from reelsmith.jobs.views import runpod_output, runpod_state, runpod_status
+from reelsmith.server import intake
+from reelsmith.server.api_v1 import cancel_and_wait, paths_ok
 from reelsmith.server.auth import require_owner
+from reelsmith.server.bodies import read_json
 from reelsmith.server.errors import ApiError, validation_error
-from reelsmith.server.intake import paths_allowed
 
 router = APIRouter(prefix="/v2/{endpoint_id}", tags=["runpod"])
 
@@ -32,17 +36,16 @@ def _st(request: Request):  # noqa: ANN202
 
 
 async def _submit(request: Request, endpoint_id: str, owner: str) -> m.Job:
-    try:
-        body = await request.json()
-    except Exception:  # noqa: BLE001 - any decoding problem
-        raise validation_error([{"field": "body", "message": "invalid JSON"}]) from None
+    """Check the whole request at the door (workflow, parameters, every source under the
+    same input policy as /api/v1), store base64 as job-owned uploads, then queue it."""
+    body = await read_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
         raise validation_error([{"field": "input", "message": "must be a JSON object"}])
     job_input: dict[str, Any] = body["input"]
-    if any(k.endswith("_path") and job_input.get(k) for k in job_input) and not paths_allowed(
-            _st(request).local_only):
-        raise ApiError(400, "paths_disabled", "Server paths are disabled on this server; send "
-                       "video_url or video_base64, or set REELSMITH_ALLOWED_ROOTS.")
+    try:
+        req = handler.parse_input(job_input)
+    except InputError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
     webhook = body.get("webhook")
     if webhook is not None:
         from reelsmith.jobs.webhooks import check_url
@@ -53,18 +56,40 @@ async def _submit(request: Request, endpoint_id: str, owner: str) -> m.Job:
             check_url(webhook)
         except InputError as exc:
             raise validation_error([{"field": "webhook", "message": exc.message}]) from None
-    workflow = job_input.get("workflow") or job_input.get("task_type") or "upscale"
     priority = 0
     policy = body.get("policy")
     if isinstance(policy, dict) and isinstance(policy.get("priority"), int):
         priority = max(-100, min(100, policy["priority"]))
     st = _st(request)
-    job = await run_in_threadpool(
-        st.store.create_job, owner=owner, workflow=str(workflow)[:100], params=job_input,
-        inputs={}, priority=priority, webhook_url=webhook, kind=m.KIND_RUNPOD,
-        endpoint_id=endpoint_id[:100])
+    job_id = new_id()
+    allow_paths = paths_ok(request)
+
+    def store() -> m.Job:
+        kinds = {s.name: s.kinds for s in req.workflow.inputs}
+        try:
+            refs = {name: intake.normalize_input(st.store, owner, _field(name, req), src, kinds[name],
+                                                 allow_paths, job_id=job_id)
+                    for name, src in req.sources.items()}
+            return st.store.create_job(
+                owner=owner, workflow=req.workflow.name, params=handler.without_sources(job_input),
+                inputs=refs, priority=priority, webhook_url=webhook, kind=m.KIND_RUNPOD,
+                endpoint_id=endpoint_id[:100], job_id=job_id)
+        except BaseException:
+            for up in st.store.job_uploads(job_id):
+                control.delete_upload(st.store, up.id)
+            raise
+
+    job = await run_in_threadpool(store)
+    lifecycle.queued(job)
     st.dispatcher.submit(job.id, job.priority)
     return job
+
+
+def _field(name: str, req: handler.HandlerRequest) -> str:
+    """How the client named this source: ``video_url`` at the top level, ``inputs.NAME`` inside."""
+    first = req.workflow.inputs[0].name
+    (kind, _), = req.sources[name].items()
+    return f"video_{kind}" if name == first and kind != "upload_id" else f"inputs.{name}"
 
 
 def _job(request: Request, endpoint_id: str, job_id: str, owner: str) -> m.Job:
@@ -96,7 +121,7 @@ async def runsync(endpoint_id: str, request: Request, owner: str = Depends(requi
             return runpod_status(cur)
         await asyncio.sleep(0.1)
     cur = st.store.get(job.id)
-    return {"id": job.id, "status": runpod_status(cur)["status"]}
+    return {"id": job.id, "status": runpod_state(cur)}
 
 
 @router.api_route("/status/{job_id}", methods=["GET", "POST"])
@@ -108,26 +133,27 @@ async def status(endpoint_id: str, job_id: str, request: Request,
 @router.api_route("/stream/{job_id}", methods=["GET", "POST"])
 async def stream(endpoint_id: str, job_id: str, request: Request,
                  owner: str = Depends(require_owner)) -> dict[str, Any]:
-    """New chunks since the last call: progress while running, then the final output once."""
+    """New chunks since the last call: progress while running, then the final output once.
+
+    The cursor is kept on the job row and moved by compare-and-set, so a restart or a
+    second server neither replays nor skips a chunk."""
     st = _st(request)
     job = _job(request, endpoint_id, job_id, owner)
-    rp = runpod_status(job)
-    sent = st.stream_sent
     chunks: list[dict[str, Any]] = []
     if job.status == m.RUNNING:
         live = st.hub.last(job.id) or {}
-        mark = hash((live.get("stage"), live.get("progress"), job.progress))
-        if sent.get(job.id) != mark:
-            sent[job.id] = mark
-            chunks.append({"output": {"stage": live.get("stage", job.stage),
-                                      "progress": live.get("progress", job.progress),
-                                      "message": live.get("message", job.message)}})
-    elif job.status == m.COMPLETED and sent.get(job.id) != -1:
-        sent[job.id] = -1
-        chunks.append({"output": rp.get("output")})
-    out = {"status": rp["status"], "stream": chunks}
-    if "error" in rp:
-        out["error"] = rp["error"]
+        state = {"stage": live.get("stage", job.stage), "progress": live.get("progress", job.progress),
+                 "message": live.get("message", job.message)}
+        mark = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32]
+        if job.stream_mark != mark and await run_in_threadpool(
+                st.store.swap_stream_mark, job.id, job.stream_mark, mark):
+            chunks.append({"output": state})
+    elif job.status == m.COMPLETED and job.stream_mark != "final" and await run_in_threadpool(
+            st.store.swap_stream_mark, job.id, job.stream_mark, "final"):
+        chunks.append({"output": runpod_output(job)})
+    out: dict[str, Any] = {"status": runpod_state(job), "stream": chunks}
+    if job.status in (m.FAILED, m.CANCELLED) and job.error:
+        out["error"] = job.error
     return out
 
 
@@ -136,7 +162,7 @@ async def cancel(endpoint_id: str, job_id: str, request: Request,
                  owner: str = Depends(require_owner)) -> dict[str, Any]:
     job = _job(request, endpoint_id, job_id, owner)
     await cancel_and_wait(request, job.id)
-    return {"id": job.id, "status": runpod_status(_st(request).store.get(job.id))["status"]}
+    return {"id": job.id, "status": runpod_state(_st(request).store.get(job.id))}
 
 
 @router.get("/health")

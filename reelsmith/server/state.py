@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -64,17 +65,25 @@ class CeleryDispatcher(Dispatcher):
         self._stop = threading.Event()
 
     def submit(self, job_id: str, priority: int = 0) -> None:
-        from reelsmith.jobs.celery_app import enqueue
+        """Send the message, then mark the job dispatched (the outbox). If this process
+        dies in between, the reaper sends the job after ``dispatch_grace_s``."""
+        from reelsmith.jobs.celery_app import dispatch
 
-        enqueue(job_id, priority)
+        dispatch(self.store, job_id, priority)
 
     def workers(self) -> dict[str, int]:
         counts = self.store.counts()
         return {"idle": 0, "running": counts.get("running", 0)}
 
     def start(self) -> None:
+        from reelsmith.jobs import janitor
         from reelsmith.jobs.celery_app import start_reaper
 
+        try:  # uploads of a crashed server; retention (workers sweep too: harmless)
+            janitor.sweep(self.store)
+        except Exception:  # noqa: BLE001 - cleanup must not stop the server
+            logging.getLogger(__name__).warning("janitor sweep at start failed", exc_info=True)
+        janitor.start_janitor(self.store, self._stop)
         start_reaper(self.store, self._stop)
 
     def stop(self) -> None:
