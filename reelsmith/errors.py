@@ -68,3 +68,10 @@ class TimedOut(Cancelled):
     """The job ran past its overall timeout."""
 
     code = "timed_out"
+
+
+class InsufficientStorage(ReelsmithError):
+    """The server's disk is (nearly) full: new work is refused until space is freed (HTTP 507)."""
+
+    http_status = 507
+    code = "insufficient_storage"

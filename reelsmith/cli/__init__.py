@@ -7,9 +7,13 @@ names are listed in ``COMMAND_MODULES``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
+from types import FrameType
 
 from reelsmith.errors import Cancelled, ReelsmithError
 
@@ -23,6 +27,40 @@ COMMAND_MODULES = [
 EXIT_INPUT = 2
 EXIT_PROCESSING = 3
 EXIT_CANCELLED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, what a shell reports for a SIGTERM kill
+
+# Commands that run a server or worker install their own signal handling.
+_OWN_SIGNALS = {"serve", "worker"}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into the Ctrl-C path: writers discard their temp files on the way out."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup
+    raise Terminated()
+
+
+def _discard_partial_outputs() -> None:
+    """Remove temp files a writer had not cleaned up yet (e.g. one interrupted mid-save)."""
+    from reelsmith.media.atomic import discard_pending
+
+    discard_pending()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While active (main thread only), SIGTERM raises :class:`Terminated` in the main thread."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,8 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    guard = (contextlib.nullcontext() if args.command in _OWN_SIGNALS
+             else sigterm_as_interrupt())
     try:
-        return int(args.func(args) or 0)
+        with guard:
+            return int(args.func(args) or 0)
+    except Terminated:
+        _discard_partial_outputs()
+        print("reelsmith: terminated; no partial output was kept", file=sys.stderr)
+        return EXIT_TERMINATED
     except Cancelled as exc:
         print(f"reelsmith: {exc}", file=sys.stderr)
         return EXIT_CANCELLED
@@ -54,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reelsmith: error: {exc}", file=sys.stderr)
         return EXIT_INPUT if exc.http_status < 500 else EXIT_PROCESSING
     except KeyboardInterrupt:
+        _discard_partial_outputs()
         print("reelsmith: interrupted", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:  # noqa: BLE001 - last resort: a sentence, not a traceback

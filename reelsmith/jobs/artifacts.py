@@ -9,7 +9,6 @@ Layout (ids are random hex, never taken from user text)::
 
 from __future__ import annotations
 
-import contextlib
 import mimetypes
 import os
 import re
@@ -101,21 +100,10 @@ def remove_job_files(job_id: str) -> None:
 
 
 def apply_retention(store, now: float | None = None) -> int:  # noqa: ANN001 - JobStore
-    """Remove artifacts of jobs finished more than ``retention_days`` ago. Returns count."""
-    days = get_settings().retention_days
-    if days <= 0:
-        return 0
-    cutoff = (now or time.time()) - days * 86400
-    n = 0
-    for job in store.finished_before(cutoff):
-        remove_job_files(job.id)
-        store.mark_expired(job.id)
-        n += 1
-    # Old uploads too: files only; the row stays so that an id reports "expired".
-    root = uploads_root()
-    if root.is_dir():
-        for d in root.iterdir():
-            with contextlib.suppress(OSError):
-                if d.stat().st_mtime < cutoff:
-                    remove_tree(d)
-    return n
+    """Expire artifacts of jobs finished more than ``retention_days`` ago (and old upload
+    files). Returns the number of jobs expired. The janitor's sweep does this and more."""
+    from reelsmith.jobs import janitor
+
+    counts = janitor.new_counts()
+    janitor.retention_by_age(store, time.time() if now is None else now, counts)
+    return counts["expired_jobs"]

@@ -7,6 +7,10 @@ and records the outcome only if it still holds the job. Messages are acknowledge
 redelivered; in addition every worker and the API server run a *reaper* that re-queues
 running jobs whose heartbeat is older than ``job_lease_s`` and sends them again. Duplicate
 messages are harmless: their claim finds the job no longer queued.
+
+Sending is recorded in an outbox column (``jobs.dispatched_at``): a job committed but never
+sent (the process died in between) is sent by the reaper after ``dispatch_grace_s``, and a
+queued job whose message was sent long ago (it may be lost) is sent again.
 """
 
 from __future__ import annotations
@@ -95,18 +99,44 @@ def _run_job_task(task, job_id: str) -> str | None:  # noqa: ANN001 - celery Tas
     return execute_job(store, job, worker_id)
 
 
+def dispatch(store: JobStore, job_id: str, priority: int = 0) -> None:
+    """Send the job's message, then record it in the outbox (``jobs.dispatched_at``)."""
+    enqueue(job_id, priority)
+    store.mark_dispatched(job_id)
+
+
+def send_undispatched(store: JobStore, now: float | None = None) -> list[str]:
+    """Send queued jobs whose message was never sent (a crash between commit and send)
+    or was sent long ago and may be lost. Duplicates are harmless: claims are conditional."""
+    s = get_settings()
+    now = time.time() if now is None else now
+    jobs = store.undispatched(created_before=now - s.dispatch_grace_s,
+                              sent_before=now - max(s.job_lease_s * 4, 60.0))
+    sent = []
+    for job in jobs:
+        dispatch(store, job.id, job.priority)
+        sent.append(job.id)
+    if sent:
+        log.warning("reaper: sent %d queued jobs that had no (or a lost) broker message",
+                    len(sent))
+    return sent
+
+
 def reap_once(store: JobStore) -> list[str]:
+    """Re-queue running jobs whose worker stopped heart-beating and send them again; send
+    queued jobs missing from the broker. Returns the ids re-queued from running."""
     lease = get_settings().job_lease_s
     requeued, failed = store.requeue_interrupted(stale_before=time.time() - lease)
     for jid in requeued:
         job = store.get(jid)
-        enqueue(jid, job.priority if job else 0)
+        dispatch(store, jid, job.priority if job else 0)
     if requeued or failed:
         log.warning("reaper: %d stale jobs re-queued, %d failed", len(requeued), len(failed))
     for jid in failed:
         from reelsmith.jobs import webhooks
 
         webhooks.dispatch(store, jid)
+    send_undispatched(store)
     return requeued
 
 
@@ -128,9 +158,16 @@ def start_reaper(store: JobStore, stop: threading.Event) -> threading.Thread:
 def run_worker(*, concurrency: int = 1, name: str | None = None, loglevel: str = "info",
                imports: list[str] | None = None) -> int:
     """Run a Celery worker in this process (threads pool: cancellation is in-process)."""
+    from reelsmith.jobs import janitor
+
     app = get_app()
     store = _get_store()
     stop = threading.Event()
+    try:  # leftovers of a crash and the retention policy, before taking jobs
+        janitor.sweep(store)
+    except Exception:  # noqa: BLE001 - cleanup must not stop the worker
+        log.warning("janitor sweep at start failed", exc_info=True)
+    janitor.start_janitor(store, stop)
     start_reaper(store, stop)
     argv = ["worker", "-P", "threads", "-c", str(max(1, concurrency)), "-Q", QUEUE,
             "--loglevel", loglevel, "--without-gossip", "--without-mingle"]

@@ -18,7 +18,7 @@ import uuid
 
 from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext
-from reelsmith.jobs import artifacts
+from reelsmith.jobs import janitor
 from reelsmith.jobs.events import ProgressHub
 from reelsmith.jobs.execute import execute_job
 from reelsmith.jobs.store import JobStore
@@ -61,6 +61,7 @@ class LocalRunner:
         self._pending_wakes = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._janitor: threading.Thread | None = None
         self._running: dict[str, JobContext] = {}
         self._lock = threading.Lock()
 
@@ -75,10 +76,11 @@ class LocalRunner:
                 from reelsmith.jobs import webhooks
 
                 webhooks.dispatch(self.store, jid)
-        try:
-            artifacts.apply_retention(self.store)
+        try:  # leftovers of a crash and the retention policy, before taking jobs
+            janitor.sweep(self.store)
         except Exception:  # noqa: BLE001 - cleanup must not stop the server
-            log.warning("retention cleanup failed", exc_info=True)
+            log.warning("janitor sweep at start failed", exc_info=True)
+        self._janitor = janitor.start_janitor(self.store, self._stop)
         for i in range(self.concurrency):
             t = threading.Thread(target=self._loop, name=f"reelsmith-runner-{i}", daemon=True)
             t.start()
@@ -97,6 +99,8 @@ class LocalRunner:
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+        if self._janitor is not None:  # stops at its next wait; a sweep in progress finishes
+            self._janitor.join(max(0.0, deadline - time.monotonic()))
 
     def wake(self) -> None:
         with self._wake:

@@ -13,9 +13,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reelsmith.errors import ReelsmithError
+from reelsmith.errors import InsufficientStorage, ReelsmithError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,23 @@ def validation_error(fields: list[dict], what: str = "Invalid request") -> ApiEr
     return ApiError(422, "validation_error", f"{what} — {listing}.", fields=fields)
 
 
+# Statuses >= 500 a ReelsmithError may carry to the client; any other 5xx becomes 500.
+PASSED_5XX = frozenset({507})
+
+# Database errors that mean the disk under the job store is full (SQLite, PostgreSQL).
+_DISK_FULL_MARKERS = ("database or disk is full", "disk i/o error", "no space left on device",
+                      "could not extend file")
+
+
+def storage_error(exc: BaseException) -> InsufficientStorage | None:
+    """The :class:`InsufficientStorage` a database error stands for, or None."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if any(marker in text for marker in _DISK_FULL_MARKERS):
+        return InsufficientStorage("The server's storage is full, so the request could not be "
+                                   "saved; try again once disk space has been freed.")
+    return None
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": code, "message": message, **extra}
 
@@ -56,8 +74,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ReelsmithError)
     async def _rs(_: Request, exc: ReelsmithError) -> JSONResponse:
-        status = exc.http_status if exc.http_status < 500 else 500
+        status = exc.http_status if exc.http_status < 500 or exc.http_status in PASSED_5XX else 500
         return JSONResponse(error_body(exc.code, exc.message), status_code=status)
+
+    @app.exception_handler(OperationalError)
+    async def _db(request: Request, exc: OperationalError) -> JSONResponse:
+        full = storage_error(exc)
+        if full is not None:
+            log.error("storage full on %s %s: %s", request.method, request.url.path, exc.orig)
+            return JSONResponse(error_body(full.code, full.message), status_code=full.http_status)
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "The server hit an internal error; the "
+                                       "details are in its log."), status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _rv(_: Request, exc: RequestValidationError) -> JSONResponse:

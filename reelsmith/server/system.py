@@ -13,6 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
+from reelsmith.config import get_settings
+from reelsmith.jobs.diskspace import disk_status
+
 router = APIRouter(tags=["system"])
 
 
@@ -83,7 +86,11 @@ def host_info() -> dict[str, Any]:
 
 @router.get("/api/v1/system/health")
 async def health(request: Request) -> dict[str, Any]:
-    """Liveness and database reachability (no auth: for load balancers)."""
+    """Liveness, database reachability and free disk space (no auth: for load balancers).
+
+    ``status`` is ``degraded`` while the database is unreachable or the data dir has less
+    free space than ``min_free_bytes`` (new work then gets 507); it recovers by itself.
+    """
     st = request.app.state.rs
 
     def db_ok() -> bool:
@@ -94,8 +101,18 @@ async def health(request: Request) -> dict[str, Any]:
         except Exception:  # noqa: BLE001
             return False
 
+    def disk() -> dict[str, Any]:
+        try:
+            return disk_status()
+        except OSError:
+            return {"free_bytes": None, "threshold_bytes": get_settings().min_free_bytes,
+                    "ok": False}
+
     ok = await run_in_threadpool(db_ok)
-    return {"status": "ok" if ok else "degraded", "database": ok,
+    d = await run_in_threadpool(disk)
+    return {"status": "ok" if ok and d["ok"] else "degraded", "database": ok,
+            "disk": {"free_bytes": d["free_bytes"], "threshold_bytes": d["threshold_bytes"],
+                     "ok": d["ok"]},
             "uptime_s": round(time.time() - st.started_at, 1)}
 
 
