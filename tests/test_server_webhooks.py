@@ -29,6 +29,8 @@ def test_signed_webhook_with_retries_recorded(allow_loopback_hooks):
     from reelsmith.jobs.webhooks import verify_signature
 
     with WebhookReceiver(fail_first=2) as rx, TestClient(base_url="http://127.0.0.1", app=_app()) as c:
+        # a job's own webhook is signed with its owner's secret (not REELSMITH_WEBHOOK_SECRET)
+        secret = c.get("/api/v1/webhook-secret").json()["secret"]
         job = c.post("/api/v1/jobs", json={"workflow": "test_sleep", "webhook_url": rx.url,
                                            "params": {"label": "w"}}).json()
         wait_for(lambda: len(rx.requests) >= 3)
@@ -44,9 +46,9 @@ def test_signed_webhook_with_retries_recorded(allow_loopback_hooks):
     assert gaps[1] > gaps[0]
     req = rx.requests[-1]
     h = {k.lower(): v for k, v in req["headers"].items()}
-    assert verify_signature("s3cret", h["x-reelsmith-timestamp"], req["body"],
+    assert verify_signature(secret, h["x-reelsmith-timestamp"], req["body"],
                             h["x-reelsmith-signature"])
-    assert not verify_signature("other", h["x-reelsmith-timestamp"], req["body"],
+    assert not verify_signature("s3cret", h["x-reelsmith-timestamp"], req["body"],
                                 h["x-reelsmith-signature"])
     body = json.loads(req["body"])
     assert body["job_id"] == job["id"] and body["status"] == "completed"

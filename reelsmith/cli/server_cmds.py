@@ -28,14 +28,21 @@ def _import_modules(names: list[str]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
     import uvicorn
 
     from reelsmith.config import get_settings
     from reelsmith.jobs.store import JobStore
+    from reelsmith.logs import configure_logging
     from reelsmith.server.app import create_app
 
-    _import_modules(args.import_module)
     s = get_settings()
+    try:
+        configure_logging(args.log_level, s.log_format)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    _import_modules(args.import_module)
     loopback = _is_loopback(args.host)
     if not loopback and not args.insecure:
         auth = s.require_auth or JobStore().active_key_count() > 0
@@ -46,9 +53,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers:
         os.environ["REELSMITH_SERVER_WORKERS"] = str(args.workers)
     app = create_app(concurrency=args.workers or None, local_only=loopback)
-    print(f"reelsmith: serving on http://{args.host}:{args.port} (docs at /docs, studio at "
-          f"/studio/)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+    logging.getLogger("reelsmith.server").info(
+        "serving on http://%s:%s (docs at /docs, studio at /studio/)", args.host, args.port)
+    # log_config=None: uvicorn keeps the handler configured above (format + redaction).
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None,
                 timeout_graceful_shutdown=10)
     return 0
 

@@ -48,6 +48,19 @@ _DESCRIPTIONS = {
 }
 
 
+class AddressRefused(InputError):
+    """A host or address the guard refuses (as opposed to a name that does not resolve).
+
+    ``ip`` is the refused address and ``reason`` its slug (see ``_DESCRIPTIONS``), so a caller
+    can word its own message or decide not to retry.
+    """
+
+    def __init__(self, message: str, ip: IPAddress, reason: str) -> None:
+        super().__init__(message)
+        self.ip = ip
+        self.reason = reason
+
+
 def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv6 address stands for (mapped, 6to4, Teredo, NAT64), if any."""
     if not isinstance(ip, ipaddress.IPv6Address):
@@ -149,7 +162,7 @@ class AllowList:
 
 def check_address(ip: IPAddress, host: str, settings: Settings,
                   allow: AllowList | None = None) -> None:
-    """Raise :class:`InputError` if connecting to ``ip`` (for ``host``) is not allowed."""
+    """Raise :class:`AddressRefused` if connecting to ``ip`` (for ``host``) is not allowed."""
     allow = allow or AllowList.from_settings(settings)
     reason = classify(ip)
     if reason is None or allow.host_allowed(host) or allow.address_allowed(ip):
@@ -161,11 +174,12 @@ def check_address(ip: IPAddress, host: str, settings: Settings,
     except ValueError:
         literal = False
     if literal:
-        raise InputError(
-            f"The URL points to {describe(reason)} ({show(ip)}), which is not allowed."
+        raise AddressRefused(
+            f"The URL points to {describe(reason)} ({show(ip)}), which is not allowed.", ip, reason
         )
-    raise InputError(
-        f"The URL's host {host} resolves to {describe(reason)} ({show(ip)}), which is not allowed."
+    raise AddressRefused(
+        f"The URL's host {host} resolves to {describe(reason)} ({show(ip)}), which is not allowed.",
+        ip, reason,
     )
 
 

@@ -4,113 +4,170 @@ Each POST carries::
 
     X-Reelsmith-Event: job.completed | job.failed | job.cancelled
     X-Reelsmith-Timestamp: <unix seconds>
-    X-Reelsmith-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+    X-Reelsmith-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>[,sha256=<...>]
 
-Receivers recompute the HMAC over the raw body (:func:`verify_signature`) and reject old
-timestamps. Failed attempts (network error or non-2xx) are retried after
+The secret is the job owner's (``GET /api/v1/webhook-secret``; rotate with ``POST
+/api/v1/webhook-secret/rotate``). For ``webhook_secret_grace_s`` after a rotation the header
+carries two comma-separated signatures, new secret first, so receivers can switch keys without
+dropping deliveries. Deliveries to the operator's global ``webhook_url`` are signed with
+``webhook_secret`` when it is set (else with the owner's secret too). Receivers recompute the
+HMAC over the raw body (:func:`verify_signature` accepts any of the listed signatures) and
+reject old timestamps. Failed attempts (network error or non-2xx) are retried after
 ``webhook_backoff_s * 2**(n-1)`` seconds, up to ``webhook_max_attempts``.
 
-URLs are checked like input URLs: only http(s), and hosts on loopback / private / link-local
-networks are refused unless ``webhook_allow_private`` is set (or the host is listed in
-``url_allow_hosts``), so a webhook cannot be aimed at the server's own network.
+URLs are guarded like input URLs (:mod:`reelsmith.inputs.netguard`): only http(s); hosts that
+resolve to loopback / private / link-local addresses are refused unless
+``webhook_allow_private`` (or ``url_allow_private``) is set or the host is listed in
+``url_allow_hosts``; cloud metadata addresses always are. Each attempt resolves the host once,
+checks the answer and connects to exactly that address (``Host`` header and TLS SNI/certificate
+check keep the real name), so a DNS answer that changes between check and connect cannot move
+the request. Proxy variables from the environment are ignored and redirects are not followed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import ipaddress
 import json
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from reelsmith.config import get_settings
+from reelsmith.config import Settings, get_settings
 from reelsmith.errors import InputError
+from reelsmith.inputs.netguard import AddressRefused, IPAddress, describe, resolve_checked, show
 from reelsmith.jobs import models as m
 
+if TYPE_CHECKING:
+    import httpx
+
+    from reelsmith.jobs.store import JobStore
+
 log = logging.getLogger(__name__)
-_secret_lock = threading.Lock()
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def webhook_secret() -> str:
-    """The signing key: settings.webhook_secret, else one generated into the data dir."""
-    s = get_settings()
-    if s.webhook_secret:
-        return s.webhook_secret
-    path = Path(s.data_dir) / "webhook_secret"
-    with _secret_lock:
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_hex(32)
-        tmp = path.with_name(f".webhook_secret.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(value)
-        try:
-            os.link(tmp, path)  # first writer wins; another process may have raced us
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        return path.read_text().strip()
-
-
+# -- signatures -----------------------------------------------------------------------------
 def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """One signature: ``sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
+def signature_header(secrets_: list[str], timestamp: str, body: bytes) -> str:
+    """The ``X-Reelsmith-Signature`` value: one signature per secret, comma-separated."""
+    return ",".join(sign(s, timestamp, body) for s in secrets_)
+
+
 def verify_signature(secret: str, timestamp: str, body: bytes, signature: str,
                      tolerance_s: float = 300.0) -> bool:
+    """True when ``signature`` (a header with one or more ``sha256=`` values) matches ``secret``.
+
+    The timestamp must be within ``tolerance_s`` of now (replay protection).
+    """
     try:
         if abs(time.time() - float(timestamp)) > tolerance_s:
             return False
     except ValueError:
         return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+    expected = sign(secret, timestamp, body)
+    found = False
+    for part in signature.split(","):
+        # compare every candidate: the time taken does not tell which one matched
+        found |= hmac.compare_digest(expected, part.strip())
+    return found
 
 
-def _host_allowed(host: str) -> bool:
+@dataclass(frozen=True)
+class OwnerSecretView:
+    """What an owner may know about their signing secret."""
+
+    secret: str
+    rotated_at: float
+    previous: str | None
+    previous_valid_until: float | None  # None: no previous secret is valid any more
+
+    def signing_secrets(self) -> list[str]:
+        """The secrets a delivery is signed with now: current first, then the previous one."""
+        if self.previous and self.previous_valid_until is not None:
+            return [self.secret, self.previous]
+        return [self.secret]
+
+
+def owner_secret_view(store: JobStore, owner: str, now: float | None = None) -> OwnerSecretView:
+    """The owner's secret (created on first use) and whether the previous one still signs."""
+    row = store.owner_secret(owner)
+    now = time.time() if now is None else now
+    until: float | None = None
+    if row.previous:
+        end = row.rotated_at + get_settings().webhook_secret_grace_s
+        if now < end:
+            until = end
+    return OwnerSecretView(secret=row.secret, rotated_at=row.rotated_at, previous=row.previous,
+                           previous_valid_until=until)
+
+
+def signing_secrets(store: JobStore, job: m.Job, *, operator: bool = False) -> list[str]:
+    """Secrets for one delivery: the operator's ``webhook_secret`` for the global hook when set,
+    else the job owner's (plus the previous one during the grace period)."""
     s = get_settings()
-    if s.webhook_allow_private or s.url_allow_private:
-        return True
-    allowed = set(s.url_allow_hosts)
-    if host in allowed:
-        return True
+    if operator and s.webhook_secret:
+        return [s.webhook_secret]
+    return owner_secret_view(store, job.owner).signing_secrets()
+
+
+# -- the address guard ----------------------------------------------------------------------
+def _guard_settings(s: Settings) -> Settings:
+    """netguard settings for webhooks: ``webhook_allow_private`` opens private networks too."""
+    if s.webhook_allow_private and not s.url_allow_private:
+        return dataclasses.replace(s, url_allow_private=True)
+    return s
+
+
+def _split(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http(s) URL; InputError if it is not one."""
     try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        raise InputError(f"The webhook host {host!r} cannot be resolved.") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if any(ip in ipaddress.ip_network(c, strict=False) for c in allowed if "/" in c):
-            continue
-        if (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-                or ip.is_multicast or ip.is_unspecified):
-            return False
-    return True
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InputError("The webhook URL is not a valid URL.") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise InputError(f"The webhook URL {url!r} must be an http:// or https:// URL.")
+    return scheme, parts.hostname, port or _DEFAULT_PORTS[scheme]
+
+
+def _refused(host: str, exc: AddressRefused) -> InputError:
+    return InputError(
+        f"The webhook host {host} resolves to {describe(exc.reason)} ({show(exc.ip)}), which is "
+        "refused (set REELSMITH_WEBHOOK_ALLOW_PRIVATE=1 to allow private networks).")
+
+
+def resolve_webhook(url: str) -> list[IPAddress]:
+    """Resolve the URL's host once and return its checked addresses.
+
+    Raises :class:`InputError` for a malformed URL or a refused address, and a plain
+    ``InputError`` from netguard when the name does not resolve.
+    """
+    _scheme, host, port = _split(url)
+    try:
+        return resolve_checked(host, port, _guard_settings(get_settings()))
+    except AddressRefused as exc:
+        raise _refused(host, exc) from None
 
 
 def check_url(url: str) -> str:
-    """Validate a webhook URL; raises InputError with the reason."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"The webhook URL {url!r} must be an http:// or https:// URL.")
-    if not _host_allowed(parts.hostname):
-        raise InputError(
-            f"The webhook URL {url!r} points at a loopback or private address, which is refused "
-            "(set REELSMITH_WEBHOOK_ALLOW_PRIVATE=1 to allow it).")
+    """Validate a webhook URL (scheme, host, address guard); raises InputError with the reason."""
+    resolve_webhook(url)
     return url
 
 
+# -- delivery -------------------------------------------------------------------------------
 def payload_for(job: m.Job) -> dict[str, Any]:
     from reelsmith.jobs.views import job_result_url, runpod_status
 
@@ -138,60 +195,120 @@ def payload_for(job: m.Job) -> dict[str, Any]:
     return payload
 
 
-def deliver(store, job: m.Job, url: str) -> bool:  # noqa: ANN001 - JobStore
-    """POST the job's outcome to ``url`` with retries; records each attempt."""
+def _host_header(scheme: str, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port == _DEFAULT_PORTS[scheme] else f"{shown}:{port}"
+
+
+def _post_pinned(client: httpx.Client, url: str, addrs: list[IPAddress], body: bytes,
+                 headers: dict[str, str]) -> int:
+    """POST to the first checked address that accepts a connection, presenting the real host.
+
+    Returns the HTTP status; the answer's body is not read (a receiver cannot make us
+    download anything).
+    """
+    import httpx
+
+    scheme, host, port = _split(url)
+    target = httpx.URL(url)
+    extensions: dict[str, Any] = {}
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if scheme == "https":
+            extensions["sni_hostname"] = host  # TLS SNI and the certificate's expected name
+    sent = {**headers, "Host": _host_header(scheme, host, port)}
+    last: Exception | None = None
+    for ip in addrs:
+        req = client.build_request("POST", target.copy_with(host=str(ip)), content=body,
+                                   headers=sent, extensions=extensions)
+        try:
+            resp = client.send(req, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            last = exc
+            continue
+        resp.close()
+        return resp.status_code
+    assert last is not None
+    raise last
+
+
+def deliver(store: JobStore, job: m.Job, url: str, *, operator: bool = False) -> bool:
+    """POST the job's outcome to ``url`` with retries; records each attempt.
+
+    ``operator``: this is the global ``settings.webhook_url`` (signed with ``webhook_secret``
+    when that is set). A refused address ends the delivery at once; network errors, DNS
+    failures and non-2xx answers are retried.
+    """
     import httpx
 
     s = get_settings()
     body = json.dumps(payload_for(job), separators=(",", ":"), default=str).encode()
-    secret = webhook_secret()
+    keys = signing_secrets(store, job, operator=operator)
     event = f"job.{job.status}"
-    for attempt in range(1, max(1, s.webhook_max_attempts) + 1):
-        ts = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "reelsmith-webhook",
-            "X-Reelsmith-Event": event,
-            "X-Reelsmith-Job": job.id,
-            "X-Reelsmith-Delivery": f"{job.id}-{attempt}",
-            "X-Reelsmith-Timestamp": ts,
-            "X-Reelsmith-Signature": sign(secret, ts, body),
-        }
-        code: int | None = None
-        err: str | None = None
-        try:
-            check_url(url)
-            with httpx.Client(timeout=s.webhook_timeout_s, follow_redirects=False) as client:
-                resp = client.post(url, content=body, headers=headers)
-            code = resp.status_code
-            if not 200 <= code < 300:
-                err = f"The receiver answered HTTP {code}."
-        except InputError as exc:
-            err = exc.message
-            store.record_delivery(job.id, url, event, attempt, False, None, err)
-            return False  # refused URL: retrying would not help
-        except Exception as exc:  # noqa: BLE001 - network trouble of any kind: retry
-            err = f"{type(exc).__name__}: {exc}"
-        ok = err is None
-        store.record_delivery(job.id, url, event, attempt, ok, code, err)
-        if ok:
-            return True
-        if attempt < s.webhook_max_attempts:
-            time.sleep(s.webhook_backoff_s * 2 ** (attempt - 1))
-    log.warning("webhook to %s for job %s failed after %d attempts", url, job.id, attempt)
+    attempts = max(1, s.webhook_max_attempts)
+    guard = _guard_settings(s)
+    try:
+        _scheme, host, port = _split(url)
+    except InputError as exc:
+        store.record_delivery(job.id, url, event, 1, False, None, exc.message)
+        return False
+    with httpx.Client(timeout=s.webhook_timeout_s, follow_redirects=False,
+                      trust_env=False) as client:
+        for attempt in range(1, attempts + 1):
+            ts = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "reelsmith-webhook",
+                "X-Reelsmith-Event": event,
+                "X-Reelsmith-Job": job.id,
+                "X-Reelsmith-Delivery": f"{job.id}-{attempt}",
+                "X-Reelsmith-Timestamp": ts,
+                "X-Reelsmith-Signature": signature_header(keys, ts, body),
+            }
+            code: int | None = None
+            err: str | None = None
+            try:
+                addrs = resolve_checked(host, port, guard)  # one lookup per attempt
+            except AddressRefused as exc:
+                store.record_delivery(job.id, url, event, attempt, False, None,
+                                      _refused(host, exc).message)
+                return False  # a refused address: retrying would not help
+            except InputError as exc:
+                err = exc.message  # the name did not resolve: DNS trouble may pass
+            else:
+                try:
+                    code = _post_pinned(client, url, addrs, body, headers)
+                    if not 200 <= code < 300:
+                        err = f"The receiver answered HTTP {code}."
+                except Exception as exc:  # noqa: BLE001 - network trouble of any kind: retry
+                    err = f"{type(exc).__name__}: {exc}"
+            ok = err is None
+            store.record_delivery(job.id, url, event, attempt, ok, code, err)
+            if ok:
+                return True
+            if attempt < attempts:
+                time.sleep(s.webhook_backoff_s * 2 ** (attempt - 1))
+    log.warning("webhook for job %s failed after %d attempts", job.id, attempts,
+                extra={"job_id": job.id, "owner": job.owner})
     return False
 
 
-def dispatch(store, job_id: str, *, wait: bool = False) -> list[threading.Thread]:  # noqa: ANN001
+def dispatch(store: JobStore, job_id: str, *, wait: bool = False) -> list[threading.Thread]:
     """Deliver the finished job to its own webhook and the global one (background threads)."""
     job = store.get(job_id)
     if job is None or job.status not in m.FINISHED:
         return []
-    urls = [u for u in (job.webhook_url, get_settings().webhook_url) if u]
+    targets: dict[str, bool] = {}
+    if job.webhook_url:
+        targets[job.webhook_url] = False  # the job's own hook: always the owner's secret
+    glob = get_settings().webhook_url
+    if glob and glob not in targets:
+        targets[glob] = True
     threads = []
-    for url in dict.fromkeys(urls):
-        t = threading.Thread(target=deliver, args=(store, job, url), daemon=True,
-                             name=f"webhook-{job.id[:8]}")
+    for url, operator in targets.items():
+        t = threading.Thread(target=deliver, args=(store, job, url), kwargs={"operator": operator},
+                             daemon=True, name=f"webhook-{job.id[:8]}")
         t.start()
         threads.append(t)
     if wait:

@@ -17,7 +17,7 @@ from reelsmith.config import get_settings
 from reelsmith.jobs.events import ProgressHub
 from reelsmith.jobs.runner import LocalRunner
 from reelsmith.jobs.store import JobStore
-from reelsmith.server import api_v1, errors, progress, runpod_api, system
+from reelsmith.server import api_v1, docs, errors, metrics, progress, runpod_api, secrets_api, system
 from reelsmith.server.state import (
     CeleryDispatcher,
     Dispatcher,
@@ -61,7 +61,7 @@ def create_app(*, concurrency: int | None = None, local_only: bool = True,
         finally:
             await asyncio.to_thread(disp.stop)
 
-    app = FastAPI(title="reelsmith", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="reelsmith", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="AI video and photo jobs: upscale, interpolate and more. "
                               "REST under /api/v1, progress over SSE/WebSocket, "
                               "RunPod-compatible API under /v2.")
@@ -70,6 +70,9 @@ def create_app(*, concurrency: int | None = None, local_only: bool = True,
     app.include_router(progress.router)
     app.include_router(runpod_api.router)
     app.include_router(system.router)
+    app.include_router(secrets_api.router)
+    app.include_router(metrics.router)
+    app.include_router(docs.router)  # /docs, /redoc without a CDN
 
     @app.get("/health", include_in_schema=False)
     async def _health() -> dict[str, str]:
