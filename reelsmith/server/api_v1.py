@@ -21,6 +21,7 @@ from reelsmith.jobs.views import job_view
 from reelsmith.server import intake
 from reelsmith.server.auth import Caller, require_caller, require_job_reader, require_owner
 from reelsmith.server.bodies import read_json
+from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, field_errors, validation_error
 from reelsmith.server.multipart import parse_multipart
 
@@ -85,7 +86,7 @@ def _upload_view(up: m.Upload) -> dict[str, Any]:
             "media": media, "created_at": up.created_at}
 
 
-@router.post("/uploads", status_code=201, tags=["uploads"],
+@router.post("/uploads", status_code=201, tags=["uploads"], dependencies=[Depends(require_disk_space)],
              openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
                  "type": "object", "properties": {"file": {"type": "string",
                                                            "format": "binary"}}}}}}})
@@ -203,7 +204,8 @@ def _create(st, request: Request, owner: str, body: JobCreate,  # noqa: ANN001
     return job
 
 
-@router.post("/jobs", status_code=201, tags=["jobs"], openapi_extra={"requestBody": {
+@router.post("/jobs", status_code=201, tags=["jobs"], dependencies=[Depends(require_disk_space)],
+             openapi_extra={"requestBody": {
     "content": {"application/json": {"schema": JobCreate.model_json_schema()},
                 "multipart/form-data": {"schema": {"type": "object", "description":
                     "fields workflow, params (JSON), priority, webhook_url; one file part "
@@ -338,7 +340,7 @@ async def cancel_and_wait(request: Request, job_id: str, wait_s: float = 3.0) ->
     return status
 
 
-@router.post("/jobs/{job_id}/retry", tags=["jobs"])
+@router.post("/jobs/{job_id}/retry", tags=["jobs"], dependencies=[Depends(require_disk_space)])
 async def retry_job(job_id: str, request: Request,
                     owner: str = Depends(require_owner)) -> dict[str, Any]:
     st = _st(request)

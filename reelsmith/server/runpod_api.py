@@ -26,6 +26,7 @@ from reelsmith.server import intake
 from reelsmith.server.api_v1 import cancel_and_wait, paths_ok
 from reelsmith.server.auth import require_owner
 from reelsmith.server.bodies import read_json
+from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, validation_error
 
 router = APIRouter(prefix="/v2/{endpoint_id}", tags=["runpod"])
@@ -100,14 +101,14 @@ def _job(request: Request, endpoint_id: str, job_id: str, owner: str) -> m.Job:
     return job
 
 
-@router.post("/run")
+@router.post("/run", dependencies=[Depends(require_disk_space)])
 async def run(endpoint_id: str, request: Request,
               owner: str = Depends(require_owner)) -> dict[str, Any]:
     job = await _submit(request, endpoint_id, owner)
     return {"id": job.id, "status": "IN_QUEUE"}
 
 
-@router.post("/runsync")
+@router.post("/runsync", dependencies=[Depends(require_disk_space)])
 async def runsync(endpoint_id: str, request: Request, owner: str = Depends(require_owner),
                   wait: int = Query(90_000, ge=1000, le=300_000,
                                     description="milliseconds to wait")) -> dict[str, Any]:
