@@ -52,7 +52,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "first (reelsmith keys create NAME) or pass --insecure.")
     if args.workers:
         os.environ["REELSMITH_SERVER_WORKERS"] = str(args.workers)
-    app = create_app(concurrency=args.workers or None, local_only=loopback)
+    app = create_app(concurrency=args.workers or None, local_only=loopback, bind_host=args.host,
+                     insecure=args.insecure)
     logging.getLogger("reelsmith.server").info(
         "serving on http://%s:%s (docs at /docs, studio at /studio/)", args.host, args.port)
     # log_config=None: uvicorn keeps the handler configured above (format + redaction).

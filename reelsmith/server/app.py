@@ -18,6 +18,7 @@ from reelsmith.jobs.events import ProgressHub
 from reelsmith.jobs.runner import LocalRunner
 from reelsmith.jobs.store import JobStore
 from reelsmith.server import api_v1, docs, errors, metrics, progress, runpod_api, secrets_api, system
+from reelsmith.server.guard import RequestGuard
 from reelsmith.server.state import (
     CeleryDispatcher,
     Dispatcher,
@@ -31,10 +32,14 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(*, concurrency: int | None = None, local_only: bool = True,
-               dispatcher: Dispatcher | None = None, run_jobs: bool = True) -> FastAPI:
+               dispatcher: Dispatcher | None = None, run_jobs: bool = True,
+               bind_host: str | None = "127.0.0.1", insecure: bool = False) -> FastAPI:
     """Build the app. The job store, progress hub and runner start with the app's lifespan.
 
-    ``local_only``: the server is bound to loopback (server paths allowed without roots).
+    ``local_only``: the server is bound to loopback: it answers only to loopback host names
+    (plus ``allowed_hosts``), and without keys it serves a single local user.
+    ``bind_host``: the address served on (a host name the server answers to).
+    ``insecure``: bound beyond loopback without keys, on purpose (``serve --insecure``).
     ``run_jobs=False``: enqueue only (another process runs the jobs).
     """
 
@@ -54,7 +59,7 @@ def create_app(*, concurrency: int | None = None, local_only: bool = True,
                 disp.submit = lambda job_id, priority=0: None  # type: ignore[method-assign]
         app.state.rs = ServerState(store=store, hub=hub, dispatcher=disp,
                                    limiter=RateLimiter(s.rate_limit_per_minute),
-                                   local_only=local_only)
+                                   local_only=local_only, insecure=insecure)
         await asyncio.to_thread(disp.start)
         try:
             yield
@@ -66,6 +71,7 @@ def create_app(*, concurrency: int | None = None, local_only: bool = True,
                               "REST under /api/v1, progress over SSE/WebSocket, "
                               "RunPod-compatible API under /v2.")
     errors.install(app)
+    app.add_middleware(RequestGuard, bind_host=bind_host, check_host=local_only)
     app.include_router(api_v1.router)
     app.include_router(progress.router)
     app.include_router(runpod_api.router)
