@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from jobs_testkit import wait_for
 
-from mediagen import make_video
+from mediagen import make_image, make_video
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,12 +23,26 @@ def long_clip(tmp_path_factory) -> Path:
                       seconds=20.0, audio=False)
 
 
+@pytest.fixture(scope="module")
+def big_image(tmp_path_factory) -> Path:
+    """Large enough that saving the 3x PNG takes a few seconds (the signal lands mid-save)."""
+    return make_image(tmp_path_factory.mktemp("sigimg") / "big.png", 1600, 1200)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_encode_leaves_no_partial_file(long_clip, tmp_path, sig, code):
-    out_dir = tmp_path / "out"
+    _interrupt_upscale(long_clip, tmp_path / "out", "out.mp4", 2, sig, code)
+
+
+def test_sigterm_mid_image_save_leaves_no_partial_file(big_image, tmp_path):
+    _interrupt_upscale(big_image, tmp_path / "out", "out.png", 3, signal.SIGTERM, 143)
+
+
+def _interrupt_upscale(src: Path, out_dir: Path, name: str, scale: int, sig: int,
+                       code: int) -> None:
     out_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "reelsmith.cli", "upscale", str(long_clip),
-                             "-o", str(out_dir / "out.mp4"), "--scale", "2", "-q"],
+    proc = subprocess.Popen([sys.executable, "-m", "reelsmith.cli", "upscale", str(src),
+                             "-o", str(out_dir / name), "--scale", str(scale), "-q"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def partial_appeared() -> bool:
@@ -37,7 +51,7 @@ def test_signal_mid_encode_leaves_no_partial_file(long_clip, tmp_path, sig, code
             return any(".partial" in p.name for p in out_dir.iterdir())
 
         wait_for(partial_appeared, timeout=60, interval=0.02)
-        time.sleep(0.3)  # well inside the encode
+        time.sleep(0.2)  # well inside the encode / the save
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:

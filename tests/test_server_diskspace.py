@@ -146,3 +146,28 @@ def test_require_disk_space_dependency_answers_507(monkeypatch):
         monkeypatch.setenv("REELSMITH_MIN_FREE_BYTES", "1")
         reset_settings()
         assert httpx.post(srv.url + "/work", timeout=10).json() == {"ok": True}
+
+
+def test_enospc_from_a_route_is_507():
+    import errno
+
+    from fastapi import FastAPI
+
+    from reelsmith.server import errors
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.post("/write")
+    async def write() -> dict:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    @app.post("/other")
+    async def other() -> dict:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    with ThreadedServer(app) as srv:
+        r = httpx.post(srv.url + "/write", timeout=10)
+        assert r.status_code == 507 and r.json()["error"] == "insufficient_storage"
+        r = httpx.post(srv.url + "/other", timeout=10)
+        assert r.status_code == 500 and "Permission" not in r.text

@@ -6,6 +6,7 @@ returned: unexpected exceptions become a 500 with a sentence and are logged.
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -54,7 +55,10 @@ _DISK_FULL_MARKERS = ("database or disk is full", "disk i/o error", "no space le
 
 
 def storage_error(exc: BaseException) -> InsufficientStorage | None:
-    """The :class:`InsufficientStorage` a database error stands for, or None."""
+    """The :class:`InsufficientStorage` a database or file-system error stands for, or None."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return InsufficientStorage("The server's storage is full, so the request could not be "
+                                   "saved; try again once disk space has been freed.")
     text = str(getattr(exc, "orig", None) or exc).lower()
     if any(marker in text for marker in _DISK_FULL_MARKERS):
         return InsufficientStorage("The server's storage is full, so the request could not be "
@@ -84,6 +88,16 @@ def install(app: FastAPI) -> None:
             log.error("storage full on %s %s: %s", request.method, request.url.path, exc.orig)
             return JSONResponse(error_body(full.code, full.message), status_code=full.http_status)
         log.exception("database error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal", "The server hit an internal error; the "
+                                       "details are in its log."), status_code=500)
+
+    @app.exception_handler(OSError)
+    async def _os(request: Request, exc: OSError) -> JSONResponse:
+        full = storage_error(exc)
+        if full is not None:
+            log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(error_body(full.code, full.message), status_code=full.http_status)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "The server hit an internal error; the "
                                        "details are in its log."), status_code=500)
 
