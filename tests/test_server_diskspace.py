@@ -69,9 +69,6 @@ def test_low_free_space_makes_health_degraded_and_it_recovers(server, monkeypatc
     assert health["status"] == "ok" and health["disk"]["ok"] is True
 
 
-# Passes once POST /api/v1/jobs and POST /api/v1/uploads carry
-# ``Depends(reelsmith.server.diskguard.require_disk_space)``; then remove this marker.
-@pytest.mark.xfail(strict=True, reason="routes not yet guarded by require_disk_space")
 def test_low_free_space_refuses_new_work_and_recovers(server, monkeypatch, tmp_path):
     png = make_image(tmp_path / "p.png", 32, 32)
     monkeypatch.setenv("REELSMITH_MIN_FREE_BYTES", str(10**18))
