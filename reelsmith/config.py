@@ -69,7 +69,7 @@ class Settings:
     log_format: str = "text"  # "text" or "json" (one object per line)
     rate_limit_per_minute: int = 600  # per API key (or per client address without auth); 0: off
     webhook_url: str = ""  # global webhook, called for every finished job
-    webhook_secret: str = ""  # HMAC key; empty: generated once into data_dir/webhook_secret
+    webhook_secret: str = ""  # operator's HMAC key for the global webhook_url; empty: the owner's secret
     webhook_max_attempts: int = 5
     webhook_backoff_s: float = 1.0  # first retry delay; doubles per attempt
     webhook_timeout_s: float = 10.0

@@ -37,14 +37,19 @@ def test_filter_redacts_access_log_arguments_and_extras(capsys):
     from reelsmith.logs import RedactFilter, configure_logging
 
     handler = configure_logging("info", "json", replace=False)
+    access = logging.getLogger("uvicorn.access")
+    level, disabled = access.level, access.disabled
+    access.setLevel(logging.INFO)  # an earlier in-process uvicorn may have set WARNING
+    access.disabled = False
     try:
-        access = logging.getLogger("uvicorn.access")
         assert any(isinstance(f, RedactFilter) for f in access.filters)
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/api/v1/jobs?token=rsk_leak", "1.1", 200)
         logging.getLogger("reelsmith.test").warning("download of %s failed", "https://u:pw@h/x",
                                                     extra={"job_id": "j1", "error": "key rsk_leak2"})
     finally:
         logging.getLogger().removeHandler(handler)
+        access.setLevel(level)
+        access.disabled = disabled
     lines = [json.loads(ln) for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert lines[0]["logger"] == "uvicorn.access" and "token=[redacted]" in lines[0]["message"]
     assert lines[1]["job_id"] == "j1" and lines[1]["level"] == "WARNING"

@@ -6,6 +6,7 @@ file removed as soon as it is exceeded); text fields are capped too.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,11 @@ async def parse_multipart(request: Request, dest_dir: Path, max_file_bytes: int)
     except InputError:
         _cleanup(state, result)
         raise
+    except OSError as exc:
+        _cleanup(state, result)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise  # the server's disk is full: 507, not the client's fault
+        raise InputError(f"The upload could not be stored ({exc.strerror}).") from None
     except Exception as exc:  # malformed body
         _cleanup(state, result)
         raise InputError(f"The multipart body could not be parsed ({exc}).") from None
