@@ -66,18 +66,38 @@ def start(cmd: list[str], env: dict, url: str | None = None) -> subprocess.Popen
     return proc
 
 
+async def _post_json(host: str, port: int, path: str, body: bytes) -> tuple[int, bytes]:
+    """One HTTP/1.1 POST on its own connection with asyncio streams: a client this small
+    costs far less CPU than the server it measures (httpx cost more than the server did)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        data = await (reader.readexactly(length) if length is not None else reader.read())
+        return status, data
+    finally:
+        writer.close()
+
+
 async def submit_all(url: str, n: int, upload_id: str, params: dict) -> tuple[list[str], list[float], float]:
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as c:
-        async def one(i: int) -> tuple[str, float]:
-            t0 = time.perf_counter()
-            r = await c.post("/api/v1/jobs", json={"workflow": "upscale", "params": params,
-                                                   "inputs": {"video": upload_id}})
-            r.raise_for_status()
-            return r.json()["id"], time.perf_counter() - t0
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"workflow": "upscale", "params": params, "inputs": {"video": upload_id}}).encode()
+
+    async def one(i: int) -> tuple[str, float]:
         t0 = time.perf_counter()
-        res = await asyncio.gather(*(one(i) for i in range(n)))
-        return [r[0] for r in res], [r[1] for r in res], time.perf_counter() - t0
+        status, data = await _post_json(host, int(port), "/api/v1/jobs", body)
+        if status != 201:
+            raise SystemExit(f"submit failed: HTTP {status} {data[:200]!r}")
+        return json.loads(data)["id"], time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    res = await asyncio.gather(*(one(i) for i in range(n)))
+    return [r[0] for r in res], [r[1] for r in res], time.perf_counter() - t0
 
 
 async def wait_all(url: str, ids: list[str]) -> dict[str, int]:
@@ -118,12 +138,57 @@ async def subscribers(url: str, job_ids: list[str], m: int) -> tuple[list[float]
         return [r[0] for r in res], sum(1 for r in res if r[1])
 
 
+def listing_latency(n_jobs: int = 1000, rounds: int = 50) -> dict[str, tuple[float, float]]:
+    """List ``n_jobs`` queued jobs through a real server that only enqueues (no runner, the
+    SQLite store), ``rounds`` times per query; returns {query: (p50 ms, p99 ms)}."""
+    import threading
+
+    import uvicorn
+
+    from reelsmith.config import reset_settings
+    from reelsmith.jobs.store import JobStore
+    from reelsmith.server.app import create_app
+
+    os.environ["REELSMITH_DATA_DIR"] = tempfile.mkdtemp(prefix="reelsmith-bench-list-")
+    for name in ("REELSMITH_BROKER_URL", "REELSMITH_DATABASE_URL"):  # SQLite, nothing dispatched
+        os.environ.pop(name, None)
+    os.environ["REELSMITH_RATE_LIMIT_PER_MINUTE"] = "0"
+    reset_settings()
+    store = JobStore()
+    for i in range(n_jobs):
+        store.create_job(owner="local", workflow="upscale", params={"scale": 2, "i": i},
+                         inputs={"video": {"type": "upload", "upload_id": "0" * 32}})
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(run_jobs=False), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    out = {}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            for query in ("/api/v1/jobs", "/api/v1/jobs?status=queued", "/api/v1/jobs?limit=500"):
+                times = []
+                for _ in range(rounds):
+                    t0 = time.perf_counter()
+                    r = c.get(query)
+                    times.append(time.perf_counter() - t0)
+                    assert r.status_code == 200 and r.json()["total"] == n_jobs
+                out[query] = (pct(times, 50) * 1000, pct(times, 99) * 1000)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--subscribers", type=int, default=100)
     ap.add_argument("--server-workers", type=int, default=2)
     ap.add_argument("--celery", type=int, default=0, help="run N Celery workers instead")
+    ap.add_argument("--listing-jobs", type=int, default=1000, help="queued jobs for the listing test")
     args = ap.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="reelsmith-bench-"))
@@ -165,6 +230,11 @@ def main() -> int:
         print(f"| first event p50 | {pct(first, 50) * 1000:.1f} ms |")
         print(f"| first event p99 | {pct(first, 99) * 1000:.1f} ms |")
         print(f"| saw the final state | {finals} / {args.subscribers} |")
+        listing = listing_latency(args.listing_jobs)
+        print(f"\n## listing {args.listing_jobs} queued jobs (no runner), 50 requests each\n")
+        print("| query | p50 | p99 |\n| --- | --- | --- |")
+        for query, (p50, p99) in listing.items():
+            print(f"| `{query}` | {p50:.1f} ms | {p99:.1f} ms |")
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
