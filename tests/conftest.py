@@ -36,3 +36,16 @@ def clip(media_dir) -> Path:
 @pytest.fixture(scope="session")
 def clip_with_cut(media_dir) -> Path:
     return make_video(media_dir / "cut.mp4", seconds=2.0, cuts=(1.0,))
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory):
+    """Real Redis and PostgreSQL (see jobs_services), one pair per test module."""
+    from jobs_services import Services
+
+    svc = Services(tmp_path_factory.mktemp("services"))
+    try:
+        svc.start()
+        yield svc
+    finally:
+        svc.stop()

@@ -108,3 +108,54 @@ def _redis_ok(redis, url: str) -> bool:  # noqa: ANN001
     except Exception:  # noqa: BLE001
         time.sleep(0.05)
         return False
+
+
+class CeleryWorker:
+    """A real ``reelsmith worker`` subprocess; ``ready`` is set once Celery says so.
+
+    Its stderr is read by a thread (never left to fill a pipe); stopping is bounded."""
+
+    def __init__(self, name: str, env: dict[str, str], concurrency: int = 1) -> None:
+        import subprocess
+        import sys
+        import threading
+
+        root = Path(__file__).resolve().parent.parent
+        self.name = name
+        self.ready = threading.Event()
+        self.log: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "reelsmith.cli", "worker", "--concurrency", str(concurrency), "--name",
+             f"{name}@%h", "--import", "jobs_testkit", "--log-level", "info"],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.log.append(line)
+            if " ready." in line:
+                self.ready.set()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        if not self.ready.wait(timeout):
+            self.stop()
+            pytest.fail(f"worker {self.name} did not start:\n" + "".join(self.log[-30:]))
+
+    def __enter__(self) -> CeleryWorker:
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)

@@ -7,15 +7,11 @@ Real Redis, real PostgreSQL and a real ``reelsmith worker`` subprocess (Celery).
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from jobs_services import Services
+from jobs_services import CeleryWorker
 from jobs_testkit import wait_for
 from sqlalchemy import update
 
@@ -23,16 +19,6 @@ from reelsmith.config import reset_settings
 from reelsmith.jobs import models as m
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    svc = Services(tmp_path_factory.mktemp("outbox-services"))
-    try:
-        svc.start()
-        yield svc
-    finally:
-        svc.stop()
 
 
 @pytest.fixture()
@@ -57,42 +43,6 @@ def celery_env(services, monkeypatch):
         celery_app.get_app.cache_clear()
 
 
-class Worker:
-    def __init__(self) -> None:
-        self.ready = threading.Event()
-        self.log: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelsmith.cli", "worker", "--concurrency", "2", "--name",
-             "outbox@%h", "--import", "jobs_testkit", "--log-level", "info"],
-            cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT / "tests")),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.log.append(line)
-            if " ready." in line:
-                self.ready.set()
-
-    def __enter__(self) -> Worker:
-        if not self.ready.wait(60):
-            self.stop()
-            pytest.fail("worker did not start:\n" + "".join(self.log[-30:]))
-        return self
-
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 def _sleep_job(store, label: str, markers: Path):  # noqa: ANN001, ANN202
     return store.create_job(owner="o", workflow="test_sleep", inputs={}, params={
         "seconds": 0.1, "steps": 2, "label": label, "marker_dir": str(markers)})
@@ -115,7 +65,7 @@ def test_undispatched_and_lost_jobs_are_sent_and_run_exactly_once(celery_env, tm
     ids = [j.id for j in never] + [lost.id]
     assert all(store.get(j).dispatched_at is None for j in ids[:-1])
 
-    with Worker():
+    with CeleryWorker("outbox", dict(os.environ, PYTHONPATH=str(ROOT / "tests")), concurrency=2):
         def all_done():
             jobs = [store.get(j) for j in ids]
             return jobs if all(j.status in m.FINISHED for j in jobs) else None
@@ -146,7 +96,7 @@ def test_server_submit_marks_the_job_dispatched(celery_env, tmp_path):
         job = store.get(job_id)  # no worker yet: still queued, its message recorded as sent
         assert job.status == m.QUEUED and job.dispatched_at is not None
         assert store.undispatched(created_before=time.time() + 60) == []
-        with Worker():
+        with CeleryWorker("outbox", dict(os.environ, PYTHONPATH=str(ROOT / "tests")), concurrency=2):
             wait_for(lambda: store.get(job_id).status in m.FINISHED, timeout=60, interval=0.2)
             assert store.get(job_id).status == m.COMPLETED
             time.sleep(1.5)

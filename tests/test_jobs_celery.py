@@ -4,56 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from jobs_services import Services
+from jobs_services import CeleryWorker
 from jobs_testkit import wait_for
 
 from reelsmith.config import reset_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    svc = Services(tmp_path_factory.mktemp("services"))
-    try:
-        svc.start()
-        yield svc
-    finally:
-        svc.stop()
-
-
-class Worker:
-    def __init__(self, name: str, env: dict) -> None:
-        self.name = name
-        self.ready = threading.Event()
-        self.log: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reelsmith.cli", "worker", "--concurrency", "1", "--name",
-             f"{name}@%h", "--import", "jobs_testkit", "--log-level", "info"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.log.append(line)
-            if " ready." in line:
-                self.ready.set()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture()
@@ -71,11 +31,10 @@ def cluster(services, tmp_path, monkeypatch):
 
     celery_app.get_app.cache_clear()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "tests"))
-    workers = [Worker("w1", env), Worker("w2", env)]
+    workers = [CeleryWorker("w1", env), CeleryWorker("w2", env)]
     try:
         for w in workers:
-            if not w.ready.wait(60):
-                pytest.fail("worker did not start:\n" + "".join(w.log[-30:]))
+            w.wait_ready()
         from reelsmith.server.app import create_app
 
         with TestClient(base_url="http://127.0.0.1", app=create_app()) as client:

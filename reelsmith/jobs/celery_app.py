@@ -23,6 +23,7 @@ import time
 from functools import lru_cache
 
 from reelsmith.config import get_settings
+from reelsmith.jobs.periodic import every
 from reelsmith.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -141,18 +142,7 @@ def reap_once(store: JobStore) -> list[str]:
 
 
 def start_reaper(store: JobStore, stop: threading.Event) -> threading.Thread:
-    interval = max(0.5, get_settings().job_lease_s / 3)
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                reap_once(store)
-            except Exception:  # noqa: BLE001 - broker/db hiccup: next round
-                log.warning("reaper round failed", exc_info=True)
-
-    t = threading.Thread(target=loop, name="reelsmith-reaper", daemon=True)
-    t.start()
-    return t
+    return every(max(0.5, get_settings().job_lease_s / 3), lambda: reap_once(store), stop, "reaper")
 
 
 def run_worker(*, concurrency: int = 1, name: str | None = None, loglevel: str = "info",

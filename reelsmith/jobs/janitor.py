@@ -36,6 +36,7 @@ from sqlalchemy import select
 from reelsmith.config import get_settings
 from reelsmith.jobs import artifacts
 from reelsmith.jobs import models as m
+from reelsmith.jobs.periodic import every
 from reelsmith.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -324,13 +325,4 @@ def start_janitor(store: JobStore, stop: threading.Event,
     if interval <= 0:
         return None
 
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                sweep(store)
-            except Exception:  # noqa: BLE001 - disk/db hiccup: next round
-                log.warning("janitor round failed", exc_info=True)
-
-    t = threading.Thread(target=loop, name="reelsmith-janitor", daemon=True)
-    t.start()
-    return t
+    return every(interval, lambda: sweep(store), stop, "janitor")

@@ -81,25 +81,20 @@ def install(app: FastAPI) -> None:
         status = exc.http_status if exc.http_status < 500 or exc.http_status in PASSED_5XX else 500
         return JSONResponse(error_body(exc.code, exc.message), status_code=status)
 
-    @app.exception_handler(OperationalError)
-    async def _db(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        """A full disk or database is a 507 with a sentence; any other I/O or database
+        failure is an internal error (logged, no details returned)."""
         full = storage_error(exc)
         if full is not None:
-            log.error("storage full on %s %s: %s", request.method, request.url.path, exc.orig)
-            return JSONResponse(error_body(full.code, full.message), status_code=full.http_status)
-        log.exception("database error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "The server hit an internal error; the "
-                                       "details are in its log."), status_code=500)
-
-    @app.exception_handler(OSError)
-    async def _os(request: Request, exc: OSError) -> JSONResponse:
-        full = storage_error(exc)
-        if full is not None:
-            log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+            log.error("storage full on %s %s: %s", request.method, request.url.path,
+                      getattr(exc, "orig", None) or exc)
             return JSONResponse(error_body(full.code, full.message), status_code=full.http_status)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "The server hit an internal error; the "
                                        "details are in its log."), status_code=500)
+
+    app.add_exception_handler(OperationalError, _storage)
+    app.add_exception_handler(OSError, _storage)
 
     @app.exception_handler(RequestValidationError)
     async def _rv(_: Request, exc: RequestValidationError) -> JSONResponse:
