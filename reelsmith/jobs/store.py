@@ -9,17 +9,21 @@ overwrite the other's result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from reelsmith.config import get_settings
+from reelsmith.jobs import lifecycle
 from reelsmith.jobs import models as m
 from reelsmith.jobs.db import get_engine, session_factory
 
@@ -29,10 +33,32 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+_SQLITE_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_locks_guard = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.RLock | contextlib.nullcontext:
+    """SQLite allows one writer at a time and makes the others sleep in its busy handler
+    (backing off up to 100 ms a try): under 200 concurrent submits that sleeping, not the
+    work, set the latency. Writers in one process queue on a lock instead. PostgreSQL
+    needs none."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    with _locks_guard:
+        return _SQLITE_WRITE_LOCKS.setdefault(str(engine.url), threading.RLock())
+
+
 class JobStore:
     def __init__(self, engine: Engine | None = None) -> None:
         self.engine = engine or get_engine()
         self.Session = session_factory(self.engine)
+        self._lock = _write_lock(self.engine)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction (serialised per process on SQLite, see :func:`_write_lock`)."""
+        with self._lock, self.Session.begin() as s:
+            yield s
 
     # -- jobs -------------------------------------------------------------------
     def create_job(self, *, owner: str, workflow: str, params: dict[str, Any],
@@ -48,9 +74,9 @@ class JobStore:
             max_attempts=max_attempts or get_settings().job_max_attempts,
             cancel_requested=False, webhook_url=webhook_url, worker_id=None, heartbeat_at=None,
             created_at=now, started_at=None, finished_at=None, updated_at=now,
-            artifacts_expired=False,
+            artifacts_expired=False, dispatched_at=None, stream_mark=None, published=None,
         )
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.add(job)
         return job
 
@@ -86,7 +112,7 @@ class JobStore:
     def _update(self, job_id: str, where: Iterable[Any] = (), **values: Any) -> bool:
         values.setdefault("updated_at", time.time())
         stmt = update(m.Job).where(m.Job.id == job_id, *where).values(**values)
-        with self.Session.begin() as s:
+        with self._write() as s:
             return s.execute(stmt).rowcount == 1
 
     def claim(self, job_id: str, worker_id: str) -> m.Job | None:
@@ -97,7 +123,7 @@ class JobStore:
                 .values(status=m.RUNNING, worker_id=worker_id, heartbeat_at=now,
                         started_at=now, updated_at=now, attempts=m.Job.attempts + 1,
                         stage="starting", progress=0.0, message="", eta_seconds=None))
-        with self.Session.begin() as s:
+        with self._write() as s:
             if s.execute(stmt).rowcount != 1:
                 return None
         return self.get(job_id)
@@ -149,9 +175,12 @@ class JobStore:
 
     def release(self, job_id: str, worker_id: str, message: str) -> bool:
         """Give a running job back to the queue (worker shutting down)."""
-        return self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
+        done = self._update(job_id, (m.Job.worker_id == worker_id, m.Job.status == m.RUNNING),
                             status=m.QUEUED, worker_id=None, stage="queued", message=message,
                             attempts=m.Job.attempts - 1)
+        if done:
+            lifecycle.requeued(job_id, message)
+        return done
 
     def request_cancel(self, job_id: str) -> str | None:
         """Cancel a queued job at once; flag a running one. Returns the status after."""
@@ -166,14 +195,17 @@ class JobStore:
 
     def retry(self, job_id: str) -> bool:
         """Put a failed or cancelled job back in the queue with fresh attempts."""
-        return self._update(
+        done = self._update(
             job_id, (m.Job.status.in_((m.FAILED, m.CANCELLED)),), status=m.QUEUED, attempts=0,
             cancel_requested=False, error=None, error_code=None, result=None, finished_at=None,
             started_at=None, worker_id=None, stage="queued", progress=0.0, message="",
-            artifacts_expired=False)
+            artifacts_expired=False, dispatched_at=None, stream_mark=None)
+        if done:
+            lifecycle.requeued(job_id, "retried by its owner")
+        return done
 
     def delete(self, job_id: str) -> bool:
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.execute(delete(m.WebhookDelivery).where(m.WebhookDelivery.job_id == job_id))
             return s.execute(delete(m.Job).where(m.Job.id == job_id)).rowcount == 1
 
@@ -200,10 +232,13 @@ class JobStore:
                                 error=f"The job was interrupted {job.attempts} times (its worker "
                                       "stopped) and reached its attempt limit."):
                     failed.append(job.id)
+                    lifecycle.finished(job.id, job.owner, job.workflow, m.FAILED, 0.0,
+                                       "interrupted too often (attempt limit reached)")
             elif self._update(job.id, cond, status=m.QUEUED, worker_id=None, stage="queued",
                               message=f"re-queued after an interruption (attempt "
                                       f"{job.attempts} of {job.max_attempts})"):
                 requeued.append(job.id)
+                lifecycle.requeued(job.id, f"its worker stopped (attempt {job.attempts} of {job.max_attempts})")
         return requeued, failed
 
     def purge_queue(self, *, owner: str | None = None, endpoint_id: str | None = None) -> int:
@@ -216,7 +251,7 @@ class JobStore:
         stmt = stmt.values(status=m.CANCELLED, cancel_requested=True, finished_at=now,
                            updated_at=now, stage=m.CANCELLED, error_code="cancelled",
                            error="The job was removed from the queue.")
-        with self.Session.begin() as s:
+        with self._write() as s:
             return int(s.execute(stmt).rowcount)
 
     def finished_before(self, t: float) -> list[m.Job]:
@@ -255,7 +290,7 @@ class JobStore:
 
     # -- uploads ----------------------------------------------------------------
     def add_upload(self, upload: m.Upload) -> m.Upload:
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.add(upload)
         return upload
 
@@ -267,7 +302,7 @@ class JobStore:
             return up
 
     def delete_upload(self, upload_id: str) -> None:
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.execute(delete(m.Upload).where(m.Upload.id == upload_id))
 
     def job_uploads(self, job_id: str) -> list[m.Upload]:
@@ -289,7 +324,7 @@ class JobStore:
         row = m.OwnerSecret(owner=owner, secret="whsec_" + secrets.token_hex(32), previous=None,
                             rotated_at=time.time())
         try:
-            with self.Session.begin() as s:
+            with self._write() as s:
                 s.add(row)
         except IntegrityError:  # another request created it first
             with self.Session() as s:
@@ -301,7 +336,7 @@ class JobStore:
         old = self.owner_secret(owner)
         new = "whsec_" + secrets.token_hex(32)
         now = time.time()
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.execute(update(m.OwnerSecret).where(m.OwnerSecret.owner == owner)
                       .values(secret=new, previous=old.secret, rotated_at=now))
         return m.OwnerSecret(owner=owner, secret=new, previous=old.secret, rotated_at=now)
@@ -317,7 +352,7 @@ class JobStore:
         row = m.ApiKey(id=new_id()[:12], name=name, owner=owner or name, prefix=secret[:10],
                        key_hash=self.hash_key(secret), created_at=time.time(),
                        revoked_at=None, last_used_at=None)
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.add(row)
         return row, secret
 
@@ -331,7 +366,7 @@ class JobStore:
                 .where((m.ApiKey.id == key_id_or_prefix) | (m.ApiKey.prefix == key_id_or_prefix)
                        | (m.ApiKey.name == key_id_or_prefix), m.ApiKey.revoked_at.is_(None))
                 .values(revoked_at=now))
-        with self.Session.begin() as s:
+        with self._write() as s:
             return s.execute(stmt).rowcount > 0
 
     def active_key_count(self) -> int:
@@ -355,7 +390,7 @@ class JobStore:
     # -- webhook deliveries -----------------------------------------------------
     def record_delivery(self, job_id: str, url: str, event: str, attempt: int, ok: bool,
                         status_code: int | None, error: str | None) -> None:
-        with self.Session.begin() as s:
+        with self._write() as s:
             s.add(m.WebhookDelivery(job_id=job_id, url=url, event=event, attempt=attempt, ok=ok,
                                     status_code=status_code, error=error, at=time.time()))
 
