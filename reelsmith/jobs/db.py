@@ -41,13 +41,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI object
     cur.close()
 
 
+# Connections the pool keeps open: as many as threads that may hold one at once (the
+# server's request thread pool, 40, plus runner and housekeeping threads). A smaller pool
+# closes the surplus after every burst and opens it again on the next, which cost more
+# than the queries (a PostgreSQL connection is a new server process; an SQLite one reruns
+# the pragmas under the database lock). The pool opens connections only when needed.
+POOL_SIZE = 48
+POOL_OVERFLOW = 32
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                            pool_size=20, max_overflow=40)
+                            pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE,
+                         max_overflow=POOL_OVERFLOW)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:

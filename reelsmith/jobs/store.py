@@ -26,6 +26,7 @@ from reelsmith.config import get_settings
 from reelsmith.jobs import lifecycle
 from reelsmith.jobs import models as m
 from reelsmith.jobs.db import get_engine, session_factory
+from reelsmith.jobs.groupcommit import GroupInsert
 
 
 def new_id() -> str:
@@ -53,6 +54,9 @@ class JobStore:
         self.engine = engine or get_engine()
         self.Session = session_factory(self.engine)
         self._lock = _write_lock(self.engine)
+        self._job_inserts = GroupInsert(
+            self.engine, m.Job.__table__,
+            None if isinstance(self._lock, contextlib.nullcontext) else self._lock)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Session]:
@@ -65,8 +69,9 @@ class JobStore:
                    inputs: dict[str, Any], priority: int = 0, webhook_url: str | None = None,
                    kind: str = m.KIND_WORKFLOW, endpoint_id: str | None = None,
                    max_attempts: int | None = None, job_id: str | None = None) -> m.Job:
+        """Insert a queued job. Concurrent calls share one transaction (group commit)."""
         now = time.time()
-        job = m.Job(
+        row = dict(
             id=job_id or new_id(), owner=owner, kind=kind, endpoint_id=endpoint_id,
             workflow=workflow, status=m.QUEUED, priority=int(priority), params=params,
             inputs=inputs, result=None, error=None, error_code=None, stage="queued",
@@ -76,8 +81,8 @@ class JobStore:
             created_at=now, started_at=None, finished_at=None, updated_at=now,
             artifacts_expired=False, dispatched_at=None, stream_mark=None, published=None,
         )
-        with self._write() as s:
-            s.add(job)
+        self._job_inserts.insert(row)
+        job = m.Job(**row)
         return job
 
     def get(self, job_id: str, owner: str | None = None) -> m.Job | None:
