@@ -52,19 +52,22 @@ class GroupInsert:
             raise item.error
 
     def _write(self, batch: list[_Pending]) -> None:
+        """Write ``batch``; every row in it ends done, with its own error or none."""
         try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(self._table), [p.row for p in batch])
-        except Exception as exc:  # noqa: BLE001 - handed to the caller(s) it belongs to
-            if len(batch) == 1:
-                batch[0].error, batch[0].done = exc, True
-            else:  # find the culprit(s): each row on its own
-                for p in batch:
-                    self._write([p])
-                return
-        except BaseException as exc:  # interrupted: nobody may wait on a row forever
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(self._table), [p.row for p in batch])
+            except Exception as exc:  # noqa: BLE001 - handed to the caller(s) it belongs to
+                if len(batch) == 1:
+                    batch[0].error = exc
+                else:  # find the culprit(s): each row on its own
+                    for p in batch:
+                        self._write([p])
+        except BaseException as exc:  # interrupted: rows not yet written fail, never pass
             for p in batch:
-                p.error, p.done = exc, True
+                if not p.done:
+                    p.error = exc
             raise
-        for p in batch:
-            p.done = True
+        finally:
+            for p in batch:
+                p.done = True
