@@ -70,6 +70,13 @@ class TimedOut(Cancelled):
     code = "timed_out"
 
 
+class ConfigError(ReelsmithError):
+    """The operator's configuration is wrong: an unknown key or a value of the wrong type in
+    the environment or the settings file."""
+
+    code = "config_error"
+
+
 class InsufficientStorage(ReelsmithError):
     """The server's disk is (nearly) full: new work is refused until space is freed (HTTP 507)."""
 

@@ -18,6 +18,7 @@ from highlights_media import make_stitched  # noqa: E402
 
 from reelsmith.analysis import llm, semantic, transcript  # noqa: E402
 from reelsmith.analysis.pipeline import AnalysisOptions, analyze  # noqa: E402
+from reelsmith.config import reset_settings
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -78,12 +79,14 @@ def test_llm_failures_fall_back_with_reason(llm_server, mode, word):
 
 def test_llm_unconfigured(monkeypatch):
     monkeypatch.delenv("REELSMITH_LLM_URL", raising=False)
+    reset_settings()
     assert llm.score_windows(["x"]) == (None, "no LLM endpoint is configured (REELSMITH_LLM_URL)")
 
 
 def test_pipeline_uses_llm_when_a_transcript_exists(llm_server, monkeypatch, tmp_path):
     _Handler.mode = "ok"
     monkeypatch.setenv("REELSMITH_LLM_URL", llm_server)
+    reset_settings()
     cues = [transcript.Cue(0.5, 1.5, "hello"), transcript.Cue(2.0, 3.0, "world")]
     monkeypatch.setattr(transcript, "transcribe",
                         lambda *a, **k: (transcript.Transcript(cues, "en"), ""))

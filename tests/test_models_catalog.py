@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reelsmith.config import reset_settings
 from reelsmith.errors import ModelError
 from reelsmith.models import import_model, installed_models, load_catalog, verify
 from reelsmith.models.download import pull
@@ -84,6 +85,7 @@ license = "test"
 ''')
     monkeypatch.setenv("REELSMITH_MODELS_CATALOG", str(cat))
     monkeypatch.setenv("REELSMITH_MODELS", str(tmp_path / "models"))
+    reset_settings()
 
 
 def test_catalog_has_the_known_models():
@@ -119,6 +121,7 @@ def test_pull_checksum_failure_leaves_nothing(server, tiny_model, tmp_path, monk
     server.files["/tiny_x2.onnx"] = data
     _catalog(tmp_path, monkeypatch, "http://127.0.0.1:9/unused", "0" * 64)
     monkeypatch.setenv("REELSMITH_MODELS_MIRROR", f"http://127.0.0.1:{server.server_port}")
+    reset_settings()
     with pytest.raises(ModelError, match="Checksum mismatch"):
         pull("tiny-x2", progress=False)
     models = tmp_path / "models"
@@ -170,6 +173,7 @@ def test_pull_errors(server, tmp_path, monkeypatch):
 def test_import_and_verify_and_drop_in(tiny_model, tmp_path, monkeypatch):
     src, data = tiny_model
     monkeypatch.setenv("REELSMITH_MODELS", str(tmp_path / "models"))
+    reset_settings()
     m = import_model(src)
     assert m.path.read_bytes() == data and m.recorded["scale"] == 2
     assert m.recorded["purpose"] == "upscale"

@@ -10,6 +10,7 @@ pytest.importorskip("onnx")
 
 from modelgen import make_interp_onnx, make_sr_onnx, random_image  # noqa: E402
 
+from reelsmith.config import reset_settings
 from reelsmith.errors import ModelError  # noqa: E402
 from reelsmith.models import (  # noqa: E402
     ModelInterpolator,
@@ -225,6 +226,7 @@ def test_missing_file_and_unknown_name(tmp_path):
 
 def test_builtin_and_auto_selection(onnx_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("REELSMITH_MODELS", str(tmp_path / "models"))
+    reset_settings()
     assert select_upscaler("builtin") is None
     assert select_upscaler("auto", scale=2) is None
     assert select_interpolator("auto") is None
@@ -248,9 +250,11 @@ def test_provider_preference_is_configurable(onnx_dir, monkeypatch):
     assert choose_providers("auto")[-1] == "CPUExecutionProvider"
     assert choose_providers("cpu") == ["CPUExecutionProvider"]
     monkeypatch.setenv("REELSMITH_ORT_PROVIDERS", "warp-drive")
+    reset_settings()
     with pytest.raises(ModelError, match="Unknown ONNX Runtime provider"):
         choose_providers("auto")
     monkeypatch.setenv("REELSMITH_ORT_PROVIDERS", "cpu")
+    reset_settings()
     assert load_model(onnx_dir / "sr2.onnx").provider == "CPUExecutionProvider"
     import onnxruntime
 
@@ -258,6 +262,7 @@ def test_provider_preference_is_configurable(onnx_dir, monkeypatch):
         with pytest.raises(ModelError, match="onnxruntime-gpu"):
             load_model(onnx_dir / "sr2.onnx", device="cuda")
     monkeypatch.setenv("REELSMITH_ORT_THREADS", "1")
+    reset_settings()
     assert load_model(onnx_dir / "sr2.onnx").describe()["threads"] == 1
 
 

@@ -70,6 +70,7 @@ def test_auto_uses_an_installed_model_and_builtin_ignores_it(clip, tmp_path, mon
     make_sr_onnx(models / "tiny_x2.onnx", scale=2)
     monkeypatch.setenv("REELSMITH_MODELS", str(models))
     reset_settings()
+    reset_settings()
     r = reelsmith.run("upscale", clip, output=tmp_path / "a.mp4", scale=2)
     assert r.metadata["model"] != "builtin-lanczos"
     r = reelsmith.run("upscale", clip, output=tmp_path / "b.mp4", scale=2, model="builtin")

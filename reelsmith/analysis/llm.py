@@ -1,16 +1,17 @@
 """Optional LLM scoring of transcript windows through an OpenAI-compatible HTTP endpoint.
 
-Configured by environment: ``REELSMITH_LLM_URL`` (base URL, e.g. ``http://127.0.0.1:8000/v1``),
-``REELSMITH_LLM_MODEL``, ``REELSMITH_LLM_API_KEY`` (optional), ``REELSMITH_LLM_TIMEOUT``
-(seconds, default 30). Any failure (timeout, HTTP error, unparsable answer) returns None and a
-reason, and the highlight reel falls back to the other signals.
+Configured by the settings ``llm_url`` (base URL, e.g. ``http://127.0.0.1:8000/v1``; env
+``REELSMITH_LLM_URL``), ``llm_model``, ``llm_api_key`` (optional) and ``llm_timeout_s``. Any
+failure (timeout, HTTP error, unparsable answer) returns None and a reason, and the highlight
+reel falls back to the other signals.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+
+from reelsmith.config import get_settings
 
 _PROMPT = (
     "You pick highlights for a short video reel. For each numbered transcript window below, "
@@ -20,15 +21,12 @@ _PROMPT = (
 
 
 def config() -> dict | None:
-    url = os.environ.get("REELSMITH_LLM_URL", "").strip()
+    s = get_settings()
+    url = s.llm_url.strip()
     if not url:
         return None
-    return {
-        "url": url.rstrip("/"),
-        "model": os.environ.get("REELSMITH_LLM_MODEL", "default"),
-        "api_key": os.environ.get("REELSMITH_LLM_API_KEY", ""),
-        "timeout": float(os.environ.get("REELSMITH_LLM_TIMEOUT", "30")),
-    }
+    return {"url": url.rstrip("/"), "model": s.llm_model, "api_key": s.llm_api_key,
+            "timeout": s.llm_timeout_s}
 
 
 def _parse_scores(content: str, n: int) -> list[float]:

@@ -8,12 +8,13 @@ same words over and over) is discarded, with the reason stated.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from reelsmith.config import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,8 @@ class Transcript:
 
 def find_model_dir(models_dir: Path | None) -> Path | None:
     """$REELSMITH_WHISPER_MODEL, else a ``faster-whisper*`` folder with a model.bin."""
-    env = os.environ.get(ENV_MODEL)
-    if env:
-        p = Path(env).expanduser()
+    p = get_settings().whisper_model
+    if p is not None:
         return p if p.is_dir() else None
     if models_dir and models_dir.is_dir():
         for d in sorted(models_dir.glob("faster-whisper*")):

@@ -15,13 +15,14 @@ import sys
 from collections.abc import Iterator
 from types import FrameType
 
-from reelsmith.errors import Cancelled, ReelsmithError
+from reelsmith.errors import Cancelled, ConfigError, ReelsmithError
 
 COMMAND_MODULES = [
     "reelsmith.cli.media_cmds",
     "reelsmith.cli.models_cmd",
     "reelsmith.cli.highlights_cmd",
     "reelsmith.cli.server_cmds",
+    "reelsmith.cli.settings_cmd",
 ]
 
 EXIT_INPUT = 2
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANCELLED
     except ReelsmithError as exc:
         print(f"reelsmith: error: {exc}", file=sys.stderr)
-        return EXIT_INPUT if exc.http_status < 500 else EXIT_PROCESSING
+        fixable = exc.http_status < 500 or isinstance(exc, ConfigError)
+        return EXIT_INPUT if fixable else EXIT_PROCESSING
     except KeyboardInterrupt:
         _discard_partial_outputs()
         print("reelsmith: interrupted", file=sys.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import ipaddress
-import os
 import sys
 import time
 
@@ -50,8 +49,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise InputError(
                 f"Refusing to listen on {args.host} without authentication: create an API key "
                 "first (reelsmith keys create NAME) or pass --insecure.")
-    if args.workers:
-        os.environ["REELSMITH_SERVER_WORKERS"] = str(args.workers)
     app = create_app(concurrency=args.workers or None, local_only=loopback, bind_host=args.host,
                      insecure=args.insecure)
     logging.getLogger("reelsmith.server").info(

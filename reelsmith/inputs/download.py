@@ -140,7 +140,7 @@ def download_url(
     dest = Path(dest_dir)
     cap = s.max_input_bytes
     timeout = httpx.Timeout(s.url_timeout_s) if s.url_timeout_s else httpx.Timeout(None)
-    total = getattr(s, "url_total_timeout_s", 0.0)
+    total = s.url_total_timeout_s
     deadline = time.monotonic() + total if total else None
     current = parse_http_url(url)
     first = current
@@ -216,7 +216,7 @@ def _save_body(resp: httpx.Response, url: httpx.URL, dest: Path, s: Settings, ca
                 if deadline is not None and time.monotonic() > deadline:
                     raise InputError(
                         f"Downloading {_display_url(url)} took longer than "
-                        f"{getattr(s, 'url_total_timeout_s', 0):g} s and was stopped."
+                        f"{s.url_total_timeout_s:g} s and was stopped."
                     )
                 fh.write(chunk)
         if received == 0:

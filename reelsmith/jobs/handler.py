@@ -35,6 +35,9 @@ from reelsmith.workflows.base import Workflow
 
 log = logging.getLogger(__name__)
 
+# Where RunPod mounts a network volume: network_volume results go here unless the
+# output_dir setting names another folder.
+RUNPOD_VOLUME = Path("/runpod-volume")
 TASK_TYPES = ("upscale", "upscale_and_interpolation")
 SOURCE_FIELDS = ("video_path", "video_url", "video_base64")
 #: Canonical source kinds; ``upload_id`` exists only on a job server.
@@ -147,8 +150,10 @@ def data_uri(path: Path) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def publish_copy(path: Path, out_dir: Path, name: str) -> Path:
-    """Copy a result to ``out_dir/name`` atomically (the network volume)."""
+def publish_copy(path: Path, out_dir: Path | None, name: str) -> Path:
+    """Copy a result to ``out_dir/name`` atomically (the network volume; without an
+    ``output_dir`` setting, RunPod's mount point)."""
+    out_dir = out_dir or RUNPOD_VOLUME
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / name
     tmp = temp_path_for(final)

@@ -7,12 +7,11 @@ Extra entries (a private mirror, tests) come from a TOML file named by
 from __future__ import annotations
 
 import difflib
-import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
+from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
 from reelsmith.models.descriptor import PURPOSES
 
@@ -61,12 +60,11 @@ def _parse(data: dict, origin: str) -> list[CatalogEntry]:
 
 
 def load_catalog() -> dict[str, CatalogEntry]:
-    """All entries by name: the shipped catalog, then ``REELSMITH_MODELS_CATALOG``."""
+    """All entries by name: the shipped catalog, then the ``models_catalog`` setting's."""
     text = resources.files("reelsmith.models").joinpath("catalog.toml").read_text("utf-8")
     entries = {e.name: e for e in _parse(tomllib.loads(text), "catalog.toml")}
-    extra = os.environ.get("REELSMITH_MODELS_CATALOG")
-    if extra:
-        path = Path(extra).expanduser()
+    path = get_settings().models_catalog
+    if path is not None:
         try:
             data = tomllib.loads(path.read_text("utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:

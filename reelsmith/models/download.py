@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
 from reelsmith.models.catalog import CatalogEntry, get_entry
 from reelsmith.models.store import models_dir, record
@@ -26,7 +27,7 @@ CHUNK = 1 << 16
 def source_url(entry: CatalogEntry, url: str | None = None) -> str:
     if url:
         return url
-    mirror = os.environ.get("REELSMITH_MODELS_MIRROR")
+    mirror = get_settings().models_mirror
     if mirror:
         return mirror.rstrip("/") + "/" + entry.file
     if not entry.url:

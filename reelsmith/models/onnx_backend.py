@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.descriptor import INTERPOLATE, RESTORE, UPSCALE, ModelDescriptor
@@ -52,8 +53,7 @@ def _ort():
 
 
 def provider_order() -> list[str]:
-    raw = os.environ.get("REELSMITH_ORT_PROVIDERS", "")
-    order = [p.strip().lower() for p in raw.split(",") if p.strip()] or list(DEFAULT_ORDER)
+    order = [p.lower() for p in get_settings().ort_providers] or list(DEFAULT_ORDER)
     unknown = [p for p in order if p not in PROVIDER_NAMES]
     if unknown:
         raise ModelError(f"Unknown ONNX Runtime provider(s) {unknown} in REELSMITH_ORT_PROVIDERS; "
@@ -88,12 +88,8 @@ def choose_providers(device: str = "auto") -> list[str]:
 
 
 def thread_count() -> int:
-    env = os.environ.get("REELSMITH_ORT_THREADS")
-    if env:
-        return max(1, int(env))
-    from reelsmith.config import get_settings
-
-    n = get_settings().threads
+    s = get_settings()
+    n = s.ort_threads or s.threads
     return n if n > 0 else max(1, os.cpu_count() or 1)
 
 

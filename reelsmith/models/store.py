@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
 from reelsmith.models.catalog import CatalogEntry, entry_for_file, load_catalog
 
@@ -24,11 +25,6 @@ MANIFEST = "manifest.json"
 
 
 def models_dir() -> Path:
-    env = os.environ.get("REELSMITH_MODELS")
-    if env:
-        return Path(env).expanduser()
-    from reelsmith.config import get_settings
-
     return get_settings().resolved_models_dir
 
 
