@@ -624,3 +624,18 @@ def test_vfr_is_flagged(tmp_path):
     assert probe(src).variable_frame_rate
     assert not probe(make_video(tmp_path / "cfr.mp4", seconds=0.4, audio=False)) \
         .variable_frame_rate
+
+
+def test_constant_rate_with_b_frames_is_not_flagged(tmp_path):
+    """Packets come in decode order: a B-frame stream's last packet is not always its latest
+    frame. Seen on interpolated outputs, which were reported as variable frame rate."""
+    import reelsmith
+
+    out = reelsmith.run("interpolate", make_video(tmp_path / "in.mp4", audio=False),
+                        output=tmp_path / "x2.mp4").output
+    with av.open(str(out)) as c:
+        pts = [p.pts for p in c.demux(c.streams.video[0]) if p.pts is not None]
+    assert pts[-1] != max(pts)  # the case this is about
+    assert not probe(out).variable_frame_rate
+    long = make_video(tmp_path / "long.mp4", width=64, height=48, seconds=12.0, audio=False)
+    assert not probe(long).variable_frame_rate  # read only in part (240 packets)

@@ -30,6 +30,7 @@ _NOT_PICTURES = {"ansi", "bintext", "xbin", "idf", "tty"}
 # Do not decode a first frame bigger than this while probing (decompression bombs).
 _PROBE_DECODE_MAX_PIXELS = 16384 * 16384
 _VFR_PACKETS = 240  # packets whose timestamps are looked at to detect variable frame rate
+_REORDER_DEPTH = 16  # most frames an encoder reorders (H.264/HEVC B-pyramids stay below it)
 
 # EXIF orientation -> (counter-clockwise rotation, mirrored) of the *display transform*.
 EXIF_ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 270, 7: 90, 8: 90}
@@ -268,7 +269,7 @@ def _probe_video(p: Path, c: av.container.InputContainer) -> MediaInfo:
     if cc.width * cc.height <= _PROBE_DECODE_MAX_PIXELS:
         pts: list[int] = []
         first = _first_frame(p, c, vs, pts)
-        if not is_image and _looks_vfr(pts[:-1]):  # the last packet may be cut short
+        if not is_image and _looks_vfr(pts, complete=len(pts) < _VFR_PACKETS):
             info.variable_frame_rate = True
         info.rotation = int(round(first.rotation or 0)) % 360 if first is not None else 0
         if info.rotation % 90:
@@ -325,11 +326,19 @@ def _first_frame(p: Path, c: av.container.InputContainer, vs,
     return first
 
 
-def _looks_vfr(pts: list[int]) -> bool:
-    """True when frame intervals among the first packets differ by more than 10%."""
-    if len(pts) < 4:
+def _looks_vfr(pts: list[int], *, complete: bool) -> bool:
+    """True when frame intervals among the first packets differ by more than 10%.
+
+    Packets come in decode order: with B-frames, the first N packets do not hold the first N
+    timestamps, so when the stream was not read to its end (``complete`` false) the highest
+    timestamps, whose earlier neighbours may still be unread, are left out.
+    """
+    ordered = np.sort(np.asarray(pts, dtype=np.int64))
+    if not complete:
+        ordered = ordered[: max(0, len(ordered) - _REORDER_DEPTH)]
+    if len(ordered) < 4:
         return False
-    d = np.diff(np.sort(np.asarray(pts, dtype=np.int64)))
+    d = np.diff(ordered)
     d = d[d > 0]
     if len(d) < 3:
         return False
