@@ -21,6 +21,7 @@ from reelsmith.engine.context import JobContext
 from reelsmith.errors import UnsupportedMediaError
 from reelsmith.media.atomic import commit, discard, temp_path_for
 from reelsmith.media.writer import CODEC_ALIASES
+from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.params import ENCODING, Codec
 from reelsmith.workflows.schema import param
@@ -288,6 +289,8 @@ class Highlights(Workflow):
             "timings": {k: round(v, 3) for k, v in an.timings.items()},
             "analysis": an.extra | {"frames_analysed": an.frames_analysed},
             "transcript_language": an.transcript.language if an.transcript else None,
+            # Every analysis that ran is a role; its backend names the library or method.
+            **backend_metadata({k: v for k, v in an.backends.items() if v.get("available")}),
         }
         report = output.with_name(output.stem + ".report.json")
         tmp = temp_path_for(report)
