@@ -15,6 +15,7 @@ import sys
 from collections.abc import Iterator
 from types import FrameType
 
+from reelsmith.cli.params_args import ParamsParser
 from reelsmith.errors import Cancelled, ConfigError, ReelsmithError
 
 COMMAND_MODULES = [
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reelsmith {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ParamsParser)
     sub.required = True
     for mod_name in COMMAND_MODULES:
         importlib.import_module(mod_name).register(sub)

@@ -1,4 +1,9 @@
-"""``reelsmith upscale | interpolate | run | workflows``."""
+"""``reelsmith upscale | interpolate | run | workflows``.
+
+The workflow flags are generated from each workflow's ``Params`` model
+(:mod:`reelsmith.cli.params_args`); only the options that are not parameters (input,
+output, ``--json``, ``--quiet``, ``--param``) are written here.
+"""
 
 from __future__ import annotations
 
@@ -7,54 +12,36 @@ import json
 from typing import Any
 
 from reelsmith.cli.output import print_json, run_and_report
+from reelsmith.cli.params_args import attach_params, params_from_args
 from reelsmith.errors import InputError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="output file (default: <input>_<workflow>.<ext> beside the input)")
-    p.add_argument("--codec", help="h264 (default), h265, vp9, av1, h264_nvenc, hevc_nvenc")
-    p.add_argument("--crf", type=int, help="encoder quality (lower is better)")
-    p.add_argument("--preset", help="encoder speed preset")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any workflow parameter (repeatable); values are parsed as JSON when possible")
 
 
-def _upscale_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--scale", type=int, help="scale factor, e.g. 2, 3 or 4 (default 2)")
-    g.add_argument("--height", type=int, help="target output height in pixels")
-    p.add_argument("--model", help="auto | builtin | model name | path to weights")
-    p.add_argument("--sharpen", type=float, help="built-in upscaler sharpening, 0..2 (default 0.6)")
-
-
-def _interp_args(p: argparse.ArgumentParser, model_flag: str = "--model") -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--multiplier", type=int, help="2, 3, 4... times the frame rate (default 2)")
-    g.add_argument("--fps", type=float, help="target constant frame rate, e.g. 60")
-    p.add_argument(model_flag, dest="interpolation_model",
-                   help="auto | builtin | model name | path to weights")
-    p.add_argument("--quality", choices=["fast", "medium", "high"], help="built-in interpolator preset")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="upscale a video or an image")
     p.add_argument("input", help="video or image file, or an http(s) URL")
-    _upscale_args(p)
     _common(p)
+    attach_params(p, "reelsmith.workflows.upscale:UpscaleParams")
     p.set_defaults(func=_cmd_workflow, workflow="upscale")
 
     p = sub.add_parser("interpolate", help="raise a video's frame rate")
     p.add_argument("input")
-    _interp_args(p)
     _common(p)
+    attach_params(p, "reelsmith.workflows.interpolate:InterpolateParams")
     p.set_defaults(func=_cmd_workflow, workflow="interpolate")
 
     p = sub.add_parser("run", help="run any workflow: reelsmith run NAME INPUT... [--param k=v]")
     p.add_argument("workflow")
     p.add_argument("inputs", nargs="+")
     _common(p)
+    attach_params(p, "reelsmith.workflows.params:EncodeParams")
     p.set_defaults(func=_cmd_workflow)
 
     p = sub.add_parser("workflows", help="list workflows and their parameters")
@@ -73,16 +60,8 @@ def _parse_param(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-_FLAG_PARAMS = ("scale", "height", "model", "sharpen", "multiplier", "fps", "interpolation_model",
-                "quality", "codec", "crf", "preset")
-
-
 def _cmd_workflow(args: argparse.Namespace) -> int:
-    params: dict[str, Any] = {}
-    for name in _FLAG_PARAMS:
-        v = getattr(args, name, None)
-        if v is not None:
-            params[name] = v
+    params = params_from_args(args, args.param_specs)
     params.update(dict(_parse_param(x) for x in args.param))
     sources = getattr(args, "inputs", None) or [args.input]
     return run_and_report(args, args.workflow, sources, params)

@@ -1,8 +1,11 @@
 """The workflow contract and registry.
 
 A workflow is a user-facing task. It declares its inputs, a pydantic ``Params`` model
-(whose JSON schema drives the CLI help, API docs and web forms) and a ``run`` method.
-Faces (CLI, server, serverless) only resolve inputs, validate params and call ``run``.
+and a ``run`` method. The ``Params`` model is the single source of its parameters: fields
+are declared with :func:`reelsmith.workflows.schema.param` (choices as ``Literal``, units,
+groups), the server publishes its JSON schema (API docs, studio forms) and the CLI
+generates the command's flags from it (``reelsmith.cli.params_args``). Faces (CLI, server,
+serverless) only resolve inputs, validate params and call ``run``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class InputSpec:
 class WorkflowResult:
     """What a workflow produced. ``outputs`` maps a role ("video", "image", "srt",
     "report") to a file; ``metadata`` is JSON-serialisable and always says which
-    backend/model ran and the input/output properties."""
+    backend/model ran (``backend``, ``model``, ``backends``: the shape built by
+    :func:`reelsmith.workflows.backends.backend_metadata`) and the input/output properties."""
 
     outputs: dict[str, Path]
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -20,7 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from reelsmith.engine.context import JobContext
 from reelsmith.errors import UnsupportedMediaError
 from reelsmith.media.atomic import commit, discard, temp_path_for
+from reelsmith.media.writer import CODEC_ALIASES
+from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
+from reelsmith.workflows.params import ENCODING, Codec
+from reelsmith.workflows.schema import param
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +43,39 @@ class Weights(BaseModel):
 
 class HighlightsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    target_duration: float | Literal["auto"] = Field(
-        60.0, description='Reel length in seconds, or "auto" (from the input\'s length and content).')
-    min_clip: float = Field(2.0, gt=0, le=120, description="Shortest clip, seconds.")
-    max_clip: float = Field(12.0, gt=0, le=600, description="Longest clip, seconds.")
-    language: str = Field("auto", max_length=16, description='Transcript language code or "auto".')
-    vertical: Literal["off", "center", "blur-pad", "follow"] = Field(
-        "off", description="9:16 output: centre crop, blurred padding, or a crop following the subject.")
-    subtitles: Literal["off", "srt", "burn"] = Field(
-        "off", description="SRT/VTT sidecars from the transcript; 'burn' also draws them on the video.")
-    method: Literal["auto", "visual", "multimodal"] = Field(
-        "auto", description="visual: no transcript/LLM; multimodal/auto: use them when available.")
-    crossfade: float = Field(0.0, ge=0, le=3, description="Dissolve between clips, seconds (0: cuts).")
-    weights: Weights = Field(default_factory=Weights,
-                             description="Signal weights: loudness, dynamics, speech, motion, semantic, llm.")
-    scene_detector: Literal["content", "adaptive"] = Field(
-        "content", description="PySceneDetect detector: content (default) or adaptive (fast camera motion).")
-    merge_gap: float = Field(1.0, ge=0, le=10, description="Join picks closer than this, seconds.")
-    codec: str | None = Field(None, description="Video codec (default h264).")
-    crf: int | None = Field(None, ge=0, le=63, description="Encoder quality (lower is better).")
+    target_duration: float | Literal["auto"] = param(
+        60.0, unit="s", group="Reel", order=1, cli={"flag": "--duration"},
+        description='Reel length in seconds, or "auto" (from the input\'s length and content).')
+    min_clip: float = param(2.0, gt=0, le=120, unit="s", group="Reel", order=2,
+                            description="Shortest clip, seconds.")
+    max_clip: float = param(12.0, gt=0, le=600, unit="s", group="Reel", order=3,
+                            description="Longest clip, seconds.")
+    crossfade: float = param(0.0, ge=0, le=3, unit="s", group="Reel", order=4,
+                             description="Dissolve between clips, seconds (0: cuts).")
+    merge_gap: float = param(1.0, ge=0, le=10, unit="s", group="Reel", order=5, advanced=True,
+                             description="Join picks closer than this, seconds.")
+    vertical: Literal["off", "center", "blur-pad", "follow"] = param(
+        "off", group="Format", order=10, cli={"const": "center"},
+        description="9:16 output: centre crop, blurred padding, or a crop following the subject.")
+    subtitles: Literal["off", "srt", "burn"] = param(
+        "off", group="Format", order=11, cli={"const": "srt"},
+        description="SRT/VTT sidecars from the transcript; 'burn' also draws them on the video.")
+    method: Literal["auto", "visual", "multimodal"] = param(
+        "auto", group="Analysis", order=20,
+        description="visual: no transcript/LLM; multimodal/auto: use them when available.")
+    language: str = param("auto", max_length=16, group="Analysis", order=21,
+                          examples=["auto", "en", "de", "fr"],
+                          description='Transcript language code or "auto".')
+    scene_detector: Literal["content", "adaptive"] = param(
+        "content", group="Analysis", order=22, advanced=True,
+        description="PySceneDetect detector: content (default) or adaptive (fast camera motion).")
+    weights: Weights = param(
+        default_factory=Weights, group="Analysis", order=23, advanced=True,
+        description="Signal weights: loudness, dynamics, speech, motion, semantic, llm.")
+    codec: Codec | None = param(None, group=ENCODING, order=90, value_aliases=CODEC_ALIASES,
+                                description="Video codec (default h264).")
+    crf: int | None = param(None, ge=0, le=63, group=ENCODING, order=91,
+                            description="Encoder quality (lower is better).")
 
     @field_validator("target_duration")
     @classmethod
@@ -271,6 +289,8 @@ class Highlights(Workflow):
             "timings": {k: round(v, 3) for k, v in an.timings.items()},
             "analysis": an.extra | {"frames_analysed": an.frames_analysed},
             "transcript_language": an.transcript.language if an.transcript else None,
+            # Every analysis that ran is a role; its backend names the library or method.
+            **backend_metadata({k: v for k, v in an.backends.items() if v.get("available")}),
         }
         report = output.with_name(output.stem + ".report.json")
         tmp = temp_path_for(report)

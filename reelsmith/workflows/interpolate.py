@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from reelsmith.engine.context import JobContext
 from reelsmith.media.probe import probe
+from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.builders import build_interpolate
 from reelsmith.workflows.params import EncodeParams, InterpolateFields
@@ -39,6 +40,5 @@ class Interpolate(Workflow):
                              out_size=info.display_size, out_fps=out_fps, constant_rate=constant,
                              encode=p, stage_label="interpolate", extra=stage.describe)
         meta.update(desc, workflow=self.name,
-                    backend=desc["interpolator"].get("backend", "opencv"),
-                    model=desc["interpolator"].get("name"))
+                    **backend_metadata({"interpolate": desc["interpolator"]}))
         return WorkflowResult({"video": Path(meta["output"]["path"])}, meta)

@@ -1,38 +1,63 @@
-"""Parameter pieces shared by the video workflows."""
+"""Parameter pieces shared by the video workflows.
+
+Each field is declared once with :func:`~reelsmith.workflows.schema.param`: choices as
+``Literal`` types, bounds as pydantic constraints, unit/group/order as schema metadata. The
+CLI flags, the API docs and the studio forms are all generated from these declarations.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated, Any, Literal
 
-from reelsmith.media.writer import CODEC_ALIASES, CODECS
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from reelsmith.media.writer import CODEC_ALIASES
+from reelsmith.workflows.schema import param
+
+CodecName = Literal["h264", "h265", "vp9", "av1", "h264_nvenc", "hevc_nvenc"]
+"""The codecs :data:`reelsmith.media.writer.CODECS` can write (a test keeps the two equal)."""
+
+
+def _canonical_codec(value: Any) -> Any:
+    """"HEVC", "x265", "libx265" ... -> "h265"; anything else is left for the Literal to judge."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        return CODEC_ALIASES.get(key, key)
+    return value
+
+
+Codec = Annotated[CodecName, BeforeValidator(_canonical_codec)]
+"""A codec field's type: one of :data:`CodecName`, other common spellings accepted."""
+
+ENCODING = "Encoding"
 
 
 class EncodeParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    codec: str | None = Field(None, description="Output codec: h264 (default), h265, vp9, av1, "
-                              "h264_nvenc, hevc_nvenc.")
-    crf: int | None = Field(None, ge=0, le=63, description="Quality (lower is better); codec default when unset.")
-    preset: str | None = Field(None, description="Encoder speed preset (e.g. x264's 'medium').")
-
-    @field_validator("codec")
-    @classmethod
-    def _known_codec(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        key = CODEC_ALIASES.get(v.strip().lower(), v.strip().lower())
-        if key not in CODECS:
-            raise ValueError(f"unknown codec {v!r}; valid: {', '.join(sorted(CODECS))}")
-        return key
+    codec: Codec | None = param(
+        None, description="Output video codec; h264 when unset (vp9 for a .webm output).",
+        group=ENCODING, order=90, value_aliases=CODEC_ALIASES)
+    crf: int | None = param(None, ge=0, le=63, group=ENCODING, order=91,
+                            description="Quality (lower is better); codec default when unset.")
+    preset: str | None = param(None, group=ENCODING, order=92, advanced=True,
+                               examples=["ultrafast", "fast", "medium", "slow"],
+                               description="Encoder speed preset (e.g. x264's 'medium').")
 
 
 class UpscaleFields(BaseModel):
-    scale: int | None = Field(None, ge=1, le=8, description="Integer scale factor (2, 3, 4...). "
-                              "Default 2 when neither scale nor height is given.")
-    height: int | None = Field(None, ge=16, le=8640, description="Target output height in pixels "
-                               "(width follows the aspect ratio). Exclusive with scale.")
-    model: str = Field("auto", description="auto | builtin | a catalog model name | a path to weights.")
-    sharpen: float = Field(0.6, ge=0, le=2, description="Edge-aware sharpening of the built-in upscaler.")
+    scale: int | None = param(
+        None, ge=1, le=8, unit="x", group="Upscale", order=10, exclusive="size",
+        description="Integer scale factor (2, 3, 4...). Default 2 when neither scale nor "
+                    "height is given.")
+    height: int | None = param(
+        None, ge=16, le=8640, unit="px", group="Upscale", order=11, exclusive="size",
+        description="Target output height in pixels (width follows the aspect ratio). "
+                    "Exclusive with scale.")
+    model: str = param("auto", group="Upscale", order=12, examples=["auto", "builtin"],
+                       description="auto | builtin | a catalog model name | a path to weights.")
+    sharpen: float = param(0.6, ge=0, le=2, group="Upscale", order=13, advanced=True,
+                           description="Edge-aware sharpening of the built-in upscaler.")
 
     @model_validator(mode="after")
     def _one_size(self):
@@ -42,19 +67,25 @@ class UpscaleFields(BaseModel):
 
 
 class InterpolateFields(BaseModel):
-    multiplier: int | None = Field(None, ge=2, le=16, description="Frames per input frame "
-                                   "(2 doubles the frame rate). Default 2 when fps is not given.")
-    fps: float | None = Field(None, gt=0, le=480, description="Target constant frame rate "
-                              "(e.g. 60). Exclusive with multiplier.")
-    interpolation_model: str = Field("auto", description="auto | builtin | catalog name | path.")
-    quality: str = Field("medium", description="Built-in interpolator preset: fast | medium | high.")
-    scene_threshold: float | None = Field(None, ge=0, le=1, description="Scene-cut sensitivity "
-                                          "(lower detects more cuts); default is tuned.")
+    multiplier: int | None = param(
+        None, ge=2, le=16, unit="x", group="Interpolate", order=20, exclusive="rate",
+        description="Frames per input frame (2 doubles the frame rate). Default 2 when fps "
+                    "is not given.")
+    fps: float | None = param(
+        None, gt=0, le=480, unit="fps", group="Interpolate", order=21, exclusive="rate",
+        description="Target constant frame rate (e.g. 60). Exclusive with multiplier.")
+    interpolation_model: str = param(
+        "auto", group="Interpolate", order=22, examples=["auto", "builtin"],
+        cli={"aliases": ["--model"]}, description="auto | builtin | catalog name | path.")
+    quality: Literal["fast", "medium", "high"] = param(
+        "medium", group="Interpolate", order=23,
+        description="Built-in interpolator preset: fast | medium | high.")
+    scene_threshold: float | None = param(
+        None, ge=0, le=1, group="Interpolate", order=24, advanced=True,
+        description="Scene-cut sensitivity (lower detects more cuts); default is tuned.")
 
     @model_validator(mode="after")
     def _one_rate(self):
         if self.multiplier is not None and self.fps is not None:
             raise ValueError("give either multiplier or fps, not both")
-        if self.quality not in ("fast", "medium", "high"):
-            raise ValueError("quality must be fast, medium or high")
         return self

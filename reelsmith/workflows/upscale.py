@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from reelsmith.engine.context import JobContext
 from reelsmith.media.images import read_image, write_image
 from reelsmith.media.probe import probe
+from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.builders import build_upscale
 from reelsmith.workflows.params import EncodeParams, UpscaleFields
@@ -54,8 +55,7 @@ class Upscale(Workflow):
         meta = process_video(ctx, src, Path(output), info=info, stages=[stage], out_size=size,
                              out_fps=info.fps or 25, constant_rate=not info.variable_frame_rate,
                              encode=p, stage_label="upscale")
-        meta.update(desc, workflow=self.name, backend=desc["upscaler"].get("backend", "opencv"),
-                    model=desc["upscaler"].get("name"))
+        meta.update(desc, workflow=self.name, **backend_metadata({"upscale": desc["upscaler"]}))
         return WorkflowResult({"video": Path(meta["output"]["path"])}, meta)
 
     def _image(self, ctx: JobContext, src: Path, p: UpscaleParams, output: Path) -> WorkflowResult:
@@ -77,8 +77,7 @@ class Upscale(Workflow):
                        "alpha": out.ndim == 3 and out.shape[2] == 4},
             "seconds": round(time.monotonic() - started, 3),
             **desc,
-            "backend": desc["upscaler"].get("backend", "opencv"),
-            "model": desc["upscaler"].get("name"),
+            **backend_metadata({"upscale": desc["upscaler"]}),
         }
         return WorkflowResult({"image": final}, meta)
 

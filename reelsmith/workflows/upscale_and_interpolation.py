@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from reelsmith.engine.context import JobContext
 from reelsmith.media.probe import probe
+from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.builders import build_interpolate, build_upscale
 from reelsmith.workflows.params import EncodeParams, InterpolateFields, UpscaleFields
@@ -40,9 +41,8 @@ class UpscaleAndInterpolation(Workflow):
         meta = process_video(ctx, src, Path(output), info=info, stages=[interp_stage, up_stage],
                              out_size=size, out_fps=out_fps, constant_rate=constant, encode=p,
                              stage_label="upscale_and_interpolation", extra=interp_stage.describe)
+        # Roles in stage order: interpolation runs first, then the upscaler.
         meta.update(idesc, **udesc, workflow=self.name,
-                    backend={"upscale": udesc["upscaler"].get("backend", "opencv"),
-                             "interpolate": idesc["interpolator"].get("backend", "opencv")},
-                    model={"upscale": udesc["upscaler"].get("name"),
-                           "interpolate": idesc["interpolator"].get("name")})
+                    **backend_metadata({"interpolate": idesc["interpolator"],
+                                        "upscale": udesc["upscaler"]}))
         return WorkflowResult({"video": Path(meta["output"]["path"])}, meta)
