@@ -17,8 +17,8 @@ from typing import Any
 
 from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext, ProgressCallback
-from reelsmith.errors import InputError
 from reelsmith.workflows.base import Workflow, WorkflowResult, get_workflow, list_workflows
+from reelsmith.workflows.binding import bind_sources
 
 __all__ = ["run", "list_workflows", "default_output"]
 
@@ -57,34 +57,26 @@ def run(
 ) -> WorkflowResult:
     """Run ``workflow`` and return its :class:`WorkflowResult`.
 
-    Sources are given positionally (in the order of the workflow's inputs) or by name via
-    ``inputs``; each may be a path, an http(s) URL or a data URI. Parameters come as
+    Sources are given positionally (in the order of the workflow's inputs; a trailing
+    ``many`` input takes the rest) or by name via ``inputs`` (see
+    :func:`reelsmith.workflows.binding.bind_sources`); each may be a path, an http(s) URL
+    or a data URI. Raises InputError when they do not fit the workflow's inputs. Parameters come as
     keyword arguments (or a ``params`` mapping). ``output`` defaults to a sibling of the
     first input named after the workflow.
     """
     wf = get_workflow(workflow)
     p = wf.parse_params({**(params or {}), **kwargs})
-    named: dict[str, str | os.PathLike] = dict(inputs or {})
-    specs = list(wf.inputs)
-    if len(sources) > len(specs) and not (specs and specs[-1].many):
-        raise InputError(f"The {wf.name} workflow takes {len(specs)} input(s), got {len(sources)}.")
-    for spec, src in zip(specs, sources, strict=False):
-        named.setdefault(spec.name, src)
-    missing = [s.name for s in specs if s.required and s.name not in named]
-    if missing:
-        raise InputError(f"The {wf.name} workflow needs the input(s): {', '.join(missing)}.")
+    bound = bind_sources(wf, sources, inputs)
     settings = get_settings()
     work_dir = Path(tempfile.mkdtemp(prefix="reelsmith-"))
     try:
-        resolved = {
-            spec.name: _resolve(named[spec.name], spec.kinds, work_dir)
-            for spec in specs if spec.name in named
-        }
+        resolved = {name: b.pack([_resolve(src, b.spec.kinds, work_dir) for src in b.sources])
+                    for name, b in bound.items()}
         if output:
             out = Path(output)
         else:
             out = default_output(wf, resolved, p)
-            first = next(iter(named.values()))
+            first = next(iter(bound.values())).sources[0]
             out = (Path(first).with_name(out.name) if not _is_remote(str(first))
                    else Path.cwd() / out.name)
         if out.exists() and out.is_dir():

@@ -116,7 +116,7 @@ def test_local_runner_runs_and_recovers():
 
 
 def test_retention_removes_old_artifacts(monkeypatch):
-    from reelsmith.jobs import artifacts
+    from reelsmith.jobs import artifacts, janitor
 
     monkeypatch.setenv("REELSMITH_RETENTION_DAYS", "1")
     reset_settings()
@@ -127,6 +127,6 @@ def test_retention_removes_old_artifacts(monkeypatch):
     d.mkdir(parents=True)
     (d / "video.mp4").write_bytes(b"x")
     store.finish(job.id, "w", m.COMPLETED, result={"outputs": {}})
-    assert artifacts.apply_retention(store) == 0
-    assert artifacts.apply_retention(store, now=time.time() + 2 * 86400) == 1
+    assert janitor.apply_retention(store) == 0
+    assert janitor.apply_retention(store, now=time.time() + 2 * 86400) == 1
     assert not d.exists() and store.get(job.id).artifacts_expired

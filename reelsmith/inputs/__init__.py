@@ -60,6 +60,7 @@ __all__ = [
     "pick_source",
     "resolve_checked",
     "resolve_path",
+    "require_kind",
     "resolve_source",
     "sniff_dimensions",
 ]
@@ -149,6 +150,14 @@ def _what(kinds: Sequence[str]) -> str:
     return " or ".join("a video" if k == "video" else "an image" for k in kinds)
 
 
+def require_kind(kinds: Sequence[str], found: str, what: str = "the file") -> None:
+    """The one check (and sentence) for a source of the wrong media kind: raises
+    :class:`UnsupportedMediaError` when ``found`` ("video", "image") is not in ``kinds``.
+    ``what`` names the source in the sentence ("the file", "the upload")."""
+    if found not in kinds:
+        raise UnsupportedMediaError(f"This input must be {_what(kinds)}, but {what} is {_what([found])}.")
+
+
 def resolve_source(
     spec: Mapping[str, Any] | str | os.PathLike | Upload,
     *,
@@ -201,10 +210,7 @@ def resolve_source(
                 path = new
                 info = probe(path)
         check_limits(info, s)
-        if info.kind not in kinds:
-            raise UnsupportedMediaError(
-                f"This input must be {_what(kinds)}, but the file is {_what([info.kind])}."
-            )
+        require_kind(kinds, info.kind)
     except BaseException:
         if created:
             path.unlink(missing_ok=True)

@@ -13,7 +13,6 @@ import mimetypes
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 from reelsmith.config import get_settings
@@ -98,12 +97,3 @@ def remove_job_files(job_id: str) -> None:
         for p in root.glob(f"{job_id}-*"):
             remove_tree(p)
 
-
-def apply_retention(store, now: float | None = None) -> int:  # noqa: ANN001 - JobStore
-    """Expire artifacts of jobs finished more than ``retention_days`` ago (and old upload
-    files). Returns the number of jobs expired. The janitor's sweep does this and more."""
-    from reelsmith.jobs import janitor
-
-    counts = janitor.new_counts()
-    janitor.retention_by_age(store, time.time() if now is None else now, counts)
-    return counts["expired_jobs"]

@@ -134,9 +134,9 @@ def reap_once(store: JobStore) -> list[str]:
     if requeued or failed:
         log.warning("reaper: %d stale jobs re-queued, %d failed", len(requeued), len(failed))
     for jid in failed:
-        from reelsmith.jobs import webhooks
+        from reelsmith.jobs.notify import job_finished
 
-        webhooks.dispatch(store, jid)
+        job_finished(store, jid)
     send_undispatched(store)
     return requeued
 

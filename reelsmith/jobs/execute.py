@@ -20,44 +20,41 @@ from reelsmith.engine.context import JobContext, ProgressEvent
 from reelsmith.errors import Cancelled, InputError, ReelsmithError, TimedOut
 from reelsmith.jobs import artifacts
 from reelsmith.jobs import models as m
-from reelsmith.jobs.events import job_state
+from reelsmith.jobs.notify import job_finished
 from reelsmith.jobs.store import JobStore
+from reelsmith.workflows.base import Workflow
+from reelsmith.workflows.binding import bind_sources
 
 log = logging.getLogger(__name__)
 Publish = Callable[[dict[str, Any]], None]
 
 
-def resolve_job_inputs(store: JobStore, job: m.Job, wf, work: Path) -> dict[str, Path]:  # noqa: ANN001
-    """Turn the stored input references into local files for the workflow."""
+def _resolve_ref(store: JobStore, job: m.Job, ref: dict[str, Any], kinds: tuple[str, ...],
+                 work: Path) -> Path:
+    """One stored input reference (validated when the job was created) to a local file."""
     from reelsmith.inputs import Upload, resolve_source
 
-    resolved: dict[str, Path] = {}
-    for spec in wf.inputs:
-        ref = job.inputs.get(spec.name)
-        if ref is None:
-            if spec.required:
-                raise InputError(f"The {wf.name} workflow needs the input {spec.name!r}.")
-            continue
-        refs = ref if isinstance(ref, list) else [ref]
-        paths = []
-        for r in refs:
-            if r["type"] == "upload":
-                up = store.get_upload(r["upload_id"], owner=job.owner)
-                if up is None:
-                    raise InputError(f"The upload {r['upload_id']} no longer exists.")
-                src: Any = Upload(Path(up.path), up.filename)
-            elif r["type"] == "url":
-                src = r["url"]
-            elif r["type"] == "path":
-                src = Path(r["path"])
-            else:  # pragma: no cover - validated at creation
-                raise InputError(f"Unknown input type {r['type']!r}.")
-            paths.append(resolve_source(src, work_dir=work, kinds=spec.kinds).path)
-        if spec.many:
-            resolved[spec.name] = paths  # type: ignore[assignment]
-        else:
-            resolved[spec.name] = paths[0]
-    return resolved
+    src: Any
+    if ref["type"] == "upload":
+        up = store.get_upload(ref["upload_id"], owner=job.owner)
+        if up is None:
+            raise InputError(f"The upload {ref['upload_id']} no longer exists.")
+        src = Upload(Path(up.path), up.filename)
+    elif ref["type"] == "url":
+        src = ref["url"]
+    elif ref["type"] == "path":
+        src = Path(ref["path"])
+    else:  # pragma: no cover - validated at creation
+        raise InputError(f"Unknown input type {ref['type']!r}.")
+    return resolve_source(src, work_dir=work, kinds=kinds).path
+
+
+def resolve_job_inputs(store: JobStore, job: m.Job, wf: Workflow, work: Path) -> dict[str, Path]:
+    """Bind the stored input references to the workflow's inputs again (the workflow may
+    have changed since the job was queued) and turn them into local files."""
+    bound = bind_sources(wf, named=job.inputs or {})
+    return {name: b.pack([_resolve_ref(store, job, r, b.spec.kinds, work) for r in b.sources])
+            for name, b in bound.items()}
 
 
 def _workflow_and_params(job: m.Job):  # noqa: ANN202 - (Workflow, BaseModel, network_volume)
@@ -213,12 +210,5 @@ def execute_job(store: JobStore, job: m.Job, worker_id: str, *,
     if not store.finish(job.id, worker_id, status, result=result, error=error, error_code=code):
         return None
     lifecycle.finished(job.id, job.owner, job.workflow, status, time.monotonic() - began, error)
-    final = store.get(job.id)
-    if final is not None:
-        if publish:
-            publish(job_state(final))
-        if send_webhooks:
-            from reelsmith.jobs import webhooks
-
-            webhooks.dispatch(store, job.id)
+    job_finished(store, job.id, publish=publish, send_webhooks=send_webhooks)
     return status

@@ -32,6 +32,10 @@ from reelsmith.engine.context import JobContext
 from reelsmith.errors import InputError, ReelsmithError
 from reelsmith.media.atomic import commit, discard, temp_path_for
 from reelsmith.workflows.base import Workflow
+from reelsmith.workflows.binding import BoundInput, bind_sources
+
+#: A request's canonical sources bound to the workflow's inputs.
+Binding = dict[str, BoundInput[dict[str, Any]]]
 
 log = logging.getLogger(__name__)
 
@@ -92,34 +96,33 @@ def _source(value: Any, where: str) -> dict[str, Any]:
                      f"{', '.join(SOURCE_KINDS)}.")
 
 
-def _sources(job_input: Mapping[str, Any], wf: Workflow, need: bool) -> dict[str, dict[str, Any]]:
-    """Map workflow input names to canonical sources (see :func:`_source`)."""
+def _sources(job_input: Mapping[str, Any], wf: Workflow, need: bool) -> Binding:
+    """Bind the top-level ``video_*`` source (the first input) and the ``inputs`` object
+    (by name) to the workflow's inputs, each in canonical form (see :func:`_source`)."""
     from reelsmith.inputs import pick_source
 
-    out: dict[str, dict[str, Any]] = {}
     extra = job_input.get("inputs") or {}
     if not isinstance(extra, Mapping):
         raise InputError("'inputs' must be an object mapping input names to sources.")
+    positional: list[dict[str, Any]] = []
     given = [f for f in SOURCE_FIELDS if job_input.get(f) not in (None, "")]
     if given or (need and not extra):
         kind, value = pick_source(job_input, prefix="video")
-        out[wf.inputs[0].name] = {kind: value}
-    names = {i.name for i in wf.inputs}
-    for name, spec in extra.items():
-        if name not in names:
-            raise InputError(f"The {wf.name} workflow has no input named {str(name)[:50]!r} "
-                             f"(it takes: {', '.join(sorted(names)) or 'none'}).")
-        out[name] = _source(spec, f"inputs.{name}")
-    return out
+        positional.append({kind: value})
+    named = {name: [_source(v, f"inputs.{name}[{i}]") for i, v in enumerate(spec)]
+             if isinstance(spec, list) else _source(spec, f"inputs.{name}")
+             for name, spec in extra.items()}
+    return bind_sources(wf, positional, named, require=need)
 
 
 @dataclass
 class HandlerRequest:
-    """A parsed worker input: which workflow, its parameters, where its inputs come from."""
+    """A parsed worker input: which workflow, its parameters, where its inputs come from
+    (the canonical sources bound to the workflow's inputs)."""
 
     workflow: Workflow
     params: BaseModel
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: Binding = field(default_factory=dict)
     network_volume: bool = False
 
 
@@ -165,6 +168,17 @@ def publish_copy(path: Path, out_dir: Path | None, name: str) -> Path:
         raise
 
 
+def _resolve_local(bound: BoundInput, source: dict[str, Any], work_dir: Path) -> Path:
+    """A canonical source to a local file, as a worker can: no uploads (those live on a
+    job server)."""
+    from reelsmith.inputs import resolve_source
+
+    (kind, value), = source.items()
+    if kind not in SOURCE_KINDS[:3]:
+        raise InputError(f"{bound.field}: {kind} sources exist only on a job server.")
+    return resolve_source({f"video_{kind}": value}, work_dir=work_dir, kinds=bound.spec.kinds).path
+
+
 def run_handler_input(job_input: Any, ctx: JobContext, *, job_id: str | None = None) -> dict[str, Any]:
     """Run one RunPod-style job input. Never raises; errors come back as ``{"error": ...}``."""
     settings = get_settings()
@@ -172,24 +186,14 @@ def run_handler_input(job_input: Any, ctx: JobContext, *, job_id: str | None = N
     work_root = settings.data_dir / "work"
     work_dir: Path | None = None
     try:
-        from reelsmith.inputs import resolve_source
-
         req = parse_input(job_input)
         wf = req.workflow
         work_root.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=work_root))
         ctx.work_dir = work_dir
         ctx.stage("fetching input", 0.0, 0.02)
-        resolved = {}
-        for spec in wf.inputs:
-            if spec.name in req.sources:
-                (kind, value), = req.sources[spec.name].items()
-                if kind not in SOURCE_KINDS[:3]:
-                    raise InputError(f"inputs.{spec.name}: {kind} sources exist only on a job server.")
-                resolved[spec.name] = resolve_source({f"video_{kind}": value}, work_dir=work_dir,
-                                                     kinds=spec.kinds).path
-            elif spec.required:
-                raise InputError(f"The {wf.name} workflow needs the input {spec.name!r}.")
+        resolved = {name: b.pack([_resolve_local(b, src, work_dir) for src in b.sources])
+                    for name, b in req.sources.items()}
         ctx.check()
         suffix = wf.output_suffix(resolved, req.params)
         out_dir = work_dir / "out"

@@ -254,6 +254,15 @@ def retention_by_age(store: JobStore, now: float, counts: dict[str, int]) -> Non
             counts["expired_uploads"] += 1
 
 
+def apply_retention(store: JobStore, now: float | None = None) -> int:
+    """Retention by age alone: expire artifacts of jobs finished more than
+    ``retention_days`` ago (and old upload files). Returns the number of jobs expired;
+    :func:`sweep` does this and more."""
+    counts = new_counts()
+    retention_by_age(store, time.time() if now is None else now, counts)
+    return counts["expired_jobs"]
+
+
 def stored_bytes() -> int:
     """Bytes held by job files: artifacts plus uploads."""
     return tree_size(artifacts.data_dir() / "artifacts") + tree_size(artifacts.uploads_root())

@@ -21,6 +21,7 @@ from reelsmith.engine.context import JobContext
 from reelsmith.jobs import janitor
 from reelsmith.jobs.events import ProgressHub
 from reelsmith.jobs.execute import execute_job
+from reelsmith.jobs.notify import job_finished
 from reelsmith.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,7 @@ class LocalRunner:
                 log.warning("recovered interrupted jobs: %d re-queued, %d failed",
                             len(requeued), len(failed))
             for jid in failed:
-                from reelsmith.jobs import webhooks
-
-                webhooks.dispatch(self.store, jid)
+                job_finished(self.store, jid)
         try:  # leftovers of a crash and the retention policy, before taking jobs
             janitor.sweep(self.store)
         except Exception:  # noqa: BLE001 - cleanup must not stop the server

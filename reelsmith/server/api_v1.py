@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from reelsmith.config import get_settings
 from reelsmith.errors import InputError
-from reelsmith.jobs import artifacts, control, lifecycle
+from reelsmith.jobs import artifacts, control
 from reelsmith.jobs import models as m
 from reelsmith.jobs.store import new_id
 from reelsmith.jobs.views import job_view
@@ -24,11 +23,13 @@ from reelsmith.server.bodies import read_json
 from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, field_errors, validation_error
 from reelsmith.server.multipart import parse_multipart
+from reelsmith.server.state import ServerState
+from reelsmith.workflows.binding import BindingError, bind_sources
 
 router = APIRouter(prefix="/api/v1")
 
 
-def _st(request: Request):  # noqa: ANN202
+def _st(request: Request) -> ServerState:
     return request.app.state.rs
 
 
@@ -132,46 +133,31 @@ def _job_or_404(request: Request, job_id: str, owner: str) -> m.Job:
     return job
 
 
-def paths_ok(request: Request) -> bool:
-    st = _st(request)
-    return intake.paths_allowed(st.local_only, st.auth_enabled())
-
-
-def create_job_from(request: Request, owner: str, body: JobCreate,
+def create_job_from(st: ServerState, owner: str, body: JobCreate,
                     files: dict[str, list[str]] | None = None, job_id: str | None = None) -> m.Job:
-    """Validate everything, store inputs, insert the job, hand it to the dispatcher.
+    """Validate everything, store inputs, then create and submit the job through the job
+    service. ``files``: upload ids of the file parts sent with the request, by input name.
 
-    Uploads made from this request (base64) belong to ``job_id``; when anything is refused,
-    they are removed again before the error propagates."""
-    st = _st(request)
+    Uploads made from this request (base64, files) belong to ``job_id``; when anything is
+    refused, they are removed again before the error propagates."""
     job_id = job_id or new_id()
-    try:
-        return _create(st, request, owner, body, files or {}, job_id)
-    except BaseException:
-        for up in st.store.job_uploads(job_id):
-            control.delete_upload(st.store, up.id)
-        raise
+    with st.jobs.uploads_owned_by(job_id):
+        return _create(st, owner, body, files or {}, job_id)
 
 
-def _create(st, request: Request, owner: str, body: JobCreate,  # noqa: ANN001
-            files: dict[str, list[str]], job_id: str) -> m.Job:
+def _create(st: ServerState, owner: str, body: JobCreate, files: dict[str, list[str]],
+            job_id: str) -> m.Job:
     wf = _workflow_or_400(body.workflow)
     try:
         params = wf.Params.model_validate(body.params)
     except ValidationError as exc:
         raise validation_error(field_errors(exc, "params"), "Invalid parameters") from None
-    specs = {s.name: s for s in wf.inputs}
-    unknown = sorted(set(body.inputs) - set(specs)) + sorted(set(files) - set(specs))
-    if unknown:
-        names = ", ".join(specs) or "none"
-        raise validation_error([{"field": f"inputs.{u}",
-                                 "message": f"unknown input (this workflow takes: {names})"}
-                                for u in unknown])
-    missing = [n for n, s in specs.items() if s.required and n not in body.inputs
-               and n not in files]
-    if missing:
-        raise validation_error([{"field": f"inputs.{n}", "message": "this input is required"}
-                                for n in missing])
+    file_refs = [(name, [{"upload_id": uid} for uid in ids]) for name, ids in files.items()]
+    try:
+        bound = bind_sources(wf, named=[*body.inputs.items(), *file_refs])
+    except BindingError as exc:
+        raise validation_error([{"field": p.field, "message": p.message.rstrip(".")}
+                                for p in exc.problems]) from None
     webhook = body.webhook_url
     if webhook:
         from reelsmith.jobs.webhooks import check_url
@@ -180,28 +166,12 @@ def _create(st, request: Request, owner: str, body: JobCreate,  # noqa: ANN001
             check_url(webhook)
         except InputError as exc:
             raise validation_error([{"field": "webhook_url", "message": exc.message}]) from None
-    allow_paths = paths_ok(request)
-    stored: dict[str, Any] = {}
-    for name, spec in specs.items():
-        if name in files:
-            refs = [{"type": "upload", "upload_id": uid} for uid in files[name]]
-        elif name in body.inputs:
-            raw = body.inputs[name]
-            items = raw if isinstance(raw, list) else [raw]
-            if not spec.many and len(items) != 1:
-                raise validation_error([{"field": f"inputs.{name}",
-                                         "message": "this input takes one source"}])
-            refs = [intake.normalize_input(st.store, owner, f"inputs.{name}", it, spec.kinds,
-                                           allow_paths, job_id=job_id) for it in items]
-        else:
-            continue
-        stored[name] = refs if spec.many else refs[0]
-    job = st.store.create_job(owner=owner, workflow=wf.name,
-                              params=json.loads(params.model_dump_json()), inputs=stored,
-                              priority=body.priority, webhook_url=webhook, job_id=job_id)
-    lifecycle.queued(job)
-    st.dispatcher.submit(job.id, job.priority)
-    return job
+    allow_paths = st.paths_allowed()
+    stored = {name: b.pack([intake.normalize_input(st.store, owner, b.field, src, b.spec.kinds,
+                                                   allow_paths, job_id=job_id) for src in b.sources])
+              for name, b in bound.items()}
+    return st.jobs.create(owner=owner, workflow=wf.name, params=json.loads(params.model_dump_json()),
+                          inputs=stored, priority=body.priority, webhook_url=webhook, job_id=job_id)
 
 
 @router.post("/jobs", status_code=201, tags=["jobs"], dependencies=[Depends(require_disk_space)],
@@ -254,7 +224,7 @@ async def create_job(request: Request, owner: str = Depends(require_owner)) -> d
             artifacts.remove_tree(tmp_dir)
     else:
         body = _parse_body(await read_json(request))
-    job = await run_in_threadpool(create_job_from, request, owner, body, files, job_id)
+    job = await run_in_threadpool(create_job_from, st, owner, body, files, job_id)
     return job_view(job)
 
 
@@ -311,33 +281,9 @@ async def cancel_job(job_id: str, request: Request,
                      owner: str = Depends(require_owner)) -> dict[str, Any]:
     st = _st(request)
     job = _job_or_404(request, job_id, owner)
-    status = await cancel_and_wait(request, job.id)
+    status = await st.jobs.cancel_and_wait(job.id)
     job = st.store.get(job.id)
     return job_view(job) | {"status": status or job.status}
-
-
-async def cancel_and_wait(request: Request, job_id: str, wait_s: float = 3.0) -> str | None:
-    """Flag the job, stop it if it runs here, and wait briefly for it to stop."""
-    st = _st(request)
-    status = await run_in_threadpool(st.store.request_cancel, job_id)
-    if status == m.RUNNING:
-        st.dispatcher.cancel(job_id)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while loop.time() < deadline:
-            await asyncio.sleep(0.05)
-            job = st.store.get(job_id)
-            if job is None or job.status != m.RUNNING:
-                return job.status if job else None
-    elif status == m.CANCELLED:
-        job = st.store.get(job_id)
-        if job is not None:
-            from reelsmith.jobs.events import job_state
-            from reelsmith.jobs.webhooks import dispatch
-
-            st.hub.publish(job_state(job))
-            dispatch(st.store, job_id)
-    return status
 
 
 @router.post("/jobs/{job_id}/retry", tags=["jobs"], dependencies=[Depends(require_disk_space)])
@@ -345,13 +291,12 @@ async def retry_job(job_id: str, request: Request,
                     owner: str = Depends(require_owner)) -> dict[str, Any]:
     st = _st(request)
     job = _job_or_404(request, job_id, owner)
-    if not st.store.retry(job.id):
+    requeued = await run_in_threadpool(st.jobs.retry, job.id)
+    if requeued is None:
         raise ApiError(409, "conflict", f"Only failed or cancelled jobs can be retried; this job "
                        f"is {job.status}.")
-    # The answer describes what the retry did (re-queued), read before a runner can claim it.
-    view = job_view(st.store.get(job.id))
-    st.dispatcher.submit(job.id, job.priority)
-    return view
+    # The answer describes what the retry did (re-queued), as read before a runner claimed it.
+    return job_view(requeued)
 
 
 @router.delete("/jobs/{job_id}", tags=["jobs"])
@@ -360,8 +305,8 @@ async def delete_job(job_id: str, request: Request,
     st = _st(request)
     job = _job_or_404(request, job_id, owner)
     if job.status in (m.QUEUED, m.RUNNING):
-        await cancel_and_wait(request, job.id)
-    await run_in_threadpool(control.delete_job, st.store, st.store.get(job.id) or job)
+        await st.jobs.cancel_and_wait(job.id)
+    await run_in_threadpool(st.jobs.delete, job)
     return {"id": job.id, "deleted": True}
 
 

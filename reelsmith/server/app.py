@@ -14,18 +14,13 @@ from fastapi.staticfiles import StaticFiles
 
 from reelsmith import __version__
 from reelsmith.config import get_settings
+from reelsmith.jobs.dispatchers import CeleryDispatcher, Dispatcher, EnqueueOnly, LocalDispatcher
 from reelsmith.jobs.events import ProgressHub
 from reelsmith.jobs.runner import LocalRunner
 from reelsmith.jobs.store import JobStore
 from reelsmith.server import api_v1, docs, errors, metrics, progress, runpod_api, secrets_api, system
 from reelsmith.server.guard import RequestGuard
-from reelsmith.server.state import (
-    CeleryDispatcher,
-    Dispatcher,
-    LocalDispatcher,
-    RateLimiter,
-    ServerState,
-)
+from reelsmith.server.state import RateLimiter, ServerState
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -55,8 +50,7 @@ def create_app(*, concurrency: int | None = None, local_only: bool = True,
             elif run_jobs:
                 disp = LocalDispatcher(LocalRunner(store, hub, concurrency))
             else:
-                disp = Dispatcher()
-                disp.submit = lambda job_id, priority=0: None  # type: ignore[method-assign]
+                disp = EnqueueOnly()
         app.state.rs = ServerState(store=store, hub=hub, dispatcher=disp,
                                    limiter=RateLimiter(s.rate_limit_per_minute),
                                    local_only=local_only, insecure=insecure)

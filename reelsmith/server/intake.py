@@ -146,10 +146,12 @@ def normalize_input(store: JobStore, owner: str, field: str, value: Any,
         up = store.get_upload(v, owner=owner) if _HEX.match(v) else None
         if up is None:
             raise ApiError(404, "not_found", f"{field}: there is no upload with id {v!r}.")
-        if up.kind not in kinds:
-            raise ApiError(415, "unsupported_media",
-                           f"{field}: the upload is {'a video' if up.kind == 'video' else 'an image'}"
-                           f", but this input takes {' or '.join(kinds)}.", detected=up.kind)
+        from reelsmith.inputs import require_kind
+
+        try:
+            require_kind(kinds, up.kind, "the upload")
+        except UnsupportedMediaError as exc:
+            raise ApiError(415, exc.code, f"{field}: {exc.message}", detected=up.kind) from None
         return {"type": "upload", "upload_id": v}
     if key == "url":
         from reelsmith.inputs import parse_http_url

@@ -18,21 +18,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from reelsmith.errors import InputError
-from reelsmith.jobs import artifacts, control, handler, lifecycle
+from reelsmith.jobs import artifacts, handler
 from reelsmith.jobs import models as m
 from reelsmith.jobs.store import new_id
 from reelsmith.jobs.views import runpod_output, runpod_state, runpod_status
 from reelsmith.server import intake
-from reelsmith.server.api_v1 import cancel_and_wait, paths_ok
 from reelsmith.server.auth import require_owner
 from reelsmith.server.bodies import read_json
 from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, validation_error
+from reelsmith.server.state import ServerState
+from reelsmith.workflows.binding import BoundInput
 
 router = APIRouter(prefix="/v2/{endpoint_id}", tags=["runpod"])
 
 
-def _st(request: Request):  # noqa: ANN202
+def _st(request: Request) -> ServerState:
     return request.app.state.rs
 
 
@@ -63,34 +64,26 @@ async def _submit(request: Request, endpoint_id: str, owner: str) -> m.Job:
         priority = max(-100, min(100, policy["priority"]))
     st = _st(request)
     job_id = new_id()
-    allow_paths = paths_ok(request)
+    allow_paths = st.paths_allowed()
 
     def store() -> m.Job:
-        kinds = {s.name: s.kinds for s in req.workflow.inputs}
-        try:
-            refs = {name: intake.normalize_input(st.store, owner, _field(name, req), src, kinds[name],
-                                                 allow_paths, job_id=job_id)
-                    for name, src in req.sources.items()}
-            return st.store.create_job(
+        with st.jobs.uploads_owned_by(job_id):
+            refs = {name: b.pack([intake.normalize_input(st.store, owner, _field(b, src), src,
+                                                         b.spec.kinds, allow_paths, job_id=job_id)
+                                  for src in b.sources])
+                    for name, b in req.sources.items()}
+            return st.jobs.create(
                 owner=owner, workflow=req.workflow.name, params=handler.without_sources(job_input),
                 inputs=refs, priority=priority, webhook_url=webhook, kind=m.KIND_RUNPOD,
                 endpoint_id=endpoint_id[:100], job_id=job_id)
-        except BaseException:
-            for up in st.store.job_uploads(job_id):
-                control.delete_upload(st.store, up.id)
-            raise
 
-    job = await run_in_threadpool(store)
-    lifecycle.queued(job)
-    st.dispatcher.submit(job.id, job.priority)
-    return job
+    return await run_in_threadpool(store)
 
 
-def _field(name: str, req: handler.HandlerRequest) -> str:
+def _field(bound: BoundInput, source: dict[str, Any]) -> str:
     """How the client named this source: ``video_url`` at the top level, ``inputs.NAME`` inside."""
-    first = req.workflow.inputs[0].name
-    (kind, _), = req.sources[name].items()
-    return f"video_{kind}" if name == first and kind != "upload_id" else f"inputs.{name}"
+    (kind, _), = source.items()
+    return f"video_{kind}" if bound.positional else bound.field
 
 
 def _job(request: Request, endpoint_id: str, job_id: str, owner: str) -> m.Job:
@@ -162,7 +155,7 @@ async def stream(endpoint_id: str, job_id: str, request: Request,
 async def cancel(endpoint_id: str, job_id: str, request: Request,
                  owner: str = Depends(require_owner)) -> dict[str, Any]:
     job = _job(request, endpoint_id, job_id, owner)
-    await cancel_and_wait(request, job.id)
+    await _st(request).jobs.cancel_and_wait(job.id)
     return {"id": job.id, "status": runpod_state(_st(request).store.get(job.id))}
 
 

@@ -1,93 +1,19 @@
-"""What the server holds while it runs: the store, the progress hub, the dispatcher."""
+"""What the server holds while it runs: the store, the progress hub, the dispatcher (all
+three reached through :class:`~reelsmith.jobs.service.JobService`), the rate limiter, and
+what it decided at start about who may call it."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
 from reelsmith.config import get_settings
+from reelsmith.jobs.dispatchers import Dispatcher
 from reelsmith.jobs.events import ProgressHub
-from reelsmith.jobs.runner import LocalRunner
+from reelsmith.jobs.service import JobService
 from reelsmith.jobs.store import JobStore
-
-
-class Dispatcher:
-    """Sends queued jobs to whatever runs them."""
-
-    mode = "none"
-
-    def submit(self, job_id: str, priority: int = 0) -> None:
-        raise NotImplementedError
-
-    def cancel(self, job_id: str) -> None:
-        """Best-effort immediate stop; the cancel flag in the table is the durable part."""
-
-    def workers(self) -> dict[str, int]:
-        return {"idle": 0, "running": 0}
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class LocalDispatcher(Dispatcher):
-    mode = "local"
-
-    def __init__(self, runner: LocalRunner) -> None:
-        self.runner = runner
-
-    def submit(self, job_id: str, priority: int = 0) -> None:
-        self.runner.wake()
-
-    def cancel(self, job_id: str) -> None:
-        self.runner.cancel(job_id)
-
-    def workers(self) -> dict[str, int]:
-        active = self.runner.active
-        return {"idle": max(0, self.runner.concurrency - active), "running": active}
-
-    def start(self) -> None:
-        self.runner.start()
-
-    def stop(self) -> None:
-        self.runner.stop()
-
-
-class CeleryDispatcher(Dispatcher):
-    """Jobs go to Celery workers (``reelsmith worker``) through the broker."""
-
-    mode = "celery"
-
-    def __init__(self, store: JobStore) -> None:
-        self.store = store
-        self._stop = threading.Event()
-
-    def submit(self, job_id: str, priority: int = 0) -> None:
-        """Send the message, then mark the job dispatched (the outbox). If this process
-        dies in between, the reaper sends the job after ``dispatch_grace_s``."""
-        from reelsmith.jobs.celery_app import dispatch
-
-        dispatch(self.store, job_id, priority)
-
-    def workers(self) -> dict[str, int]:
-        counts = self.store.counts()
-        return {"idle": 0, "running": counts.get("running", 0)}
-
-    def start(self) -> None:
-        from reelsmith.jobs import janitor
-        from reelsmith.jobs.celery_app import start_reaper
-
-        try:  # uploads of a crashed server; retention (workers sweep too: harmless)
-            janitor.sweep(self.store)
-        except Exception:  # noqa: BLE001 - cleanup must not stop the server
-            logging.getLogger(__name__).warning("janitor sweep at start failed", exc_info=True)
-        janitor.start_janitor(self.store, self._stop)
-        start_reaper(self.store, self._stop)
-
-    def stop(self) -> None:
-        self._stop.set()
+from reelsmith.server import intake
 
 
 class RateLimiter:
@@ -125,8 +51,10 @@ class ServerState:
     started_at: float = field(default_factory=time.time)
     auth_on: bool = False  # decided at start; only ever switches on while running
     _keys_checked_at: float = 0.0
+    jobs: JobService = field(init=False)
 
     def __post_init__(self) -> None:
+        self.jobs = JobService(self.store, self.hub, self.dispatcher)
         self.auth_on = (get_settings().require_auth
                         or (not self.local_only and not self.insecure)
                         or self.store.active_key_count() > 0)
@@ -142,3 +70,7 @@ class ServerState:
             if self.store.active_key_count() > 0:
                 self.auth_on = True
         return self.auth_on
+
+    def paths_allowed(self) -> bool:
+        """Whether requests may name files on the server by path (see :mod:`intake`)."""
+        return intake.paths_allowed(self.local_only, self.auth_enabled())
