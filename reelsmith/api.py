@@ -17,7 +17,8 @@ from typing import Any
 
 from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext, ProgressCallback
-from reelsmith.workflows.base import Workflow, WorkflowResult, get_workflow, list_workflows
+from reelsmith.workflows import get_workflow, list_workflows
+from reelsmith.workflows.base import Workflow, WorkflowResult
 from reelsmith.workflows.binding import bind_sources
 
 __all__ = ["run", "list_workflows", "default_output"]

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 
 from reelsmith.errors import InputError, UnsupportedMediaError
 from reelsmith.inputs import require_kind
-from reelsmith.workflows.base import InputSpec, Workflow, get_workflow
+from reelsmith.workflows import get_workflow
+from reelsmith.workflows.base import InputSpec, Workflow
 from reelsmith.workflows.binding import BindingError, bind_sources
 
 

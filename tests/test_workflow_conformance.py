@@ -21,8 +21,9 @@ import reelsmith
 from mediagen import make_image, make_video
 from reelsmith.errors import Cancelled, InputError
 from reelsmith.media.probe import probe
+from reelsmith.workflows import list_workflows
 from reelsmith.workflows.backends import backend_metadata_problems
-from reelsmith.workflows.base import InputSpec, Workflow, list_workflows
+from reelsmith.workflows.base import InputSpec, Workflow
 
 # Built-in workflows only: test suites register fakes of their own.
 WORKFLOWS = {wf.name: wf for wf in list_workflows() if type(wf).__module__.startswith("reelsmith.")}

@@ -104,13 +104,12 @@ def register(workflow_cls: type[Workflow]) -> type[Workflow]:
     return workflow_cls
 
 
-def _load_builtin() -> None:
-    # Importing the package registers the built-in workflows.
-    import reelsmith.workflows  # noqa: F401
+def registered(name: str) -> Workflow:
+    """The registered workflow ``name``; an InputError naming the valid ones otherwise.
 
-
-def get_workflow(name: str) -> Workflow:
-    _load_builtin()
+    Only what has been registered so far: ``reelsmith.workflows.get_workflow`` is the
+    public lookup, which has the built-in workflows registered by importing them.
+    """
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -122,6 +121,6 @@ def get_workflow(name: str) -> Workflow:
         ) from None
 
 
-def list_workflows() -> list[Workflow]:
-    _load_builtin()
+def all_registered() -> list[Workflow]:
+    """Every registered workflow, by name."""
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
