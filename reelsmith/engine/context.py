@@ -1,9 +1,12 @@
 """Progress, cancellation and deadlines, carried through a job.
 
-A :class:`JobContext` is handed to every workflow. Processing code calls
-``ctx.check()`` once per frame/chunk (raises :class:`Cancelled` or :class:`TimedOut`)
-and ``ctx.progress(fraction, stage=..., message=...)``; faces subscribe with a callback
-(terminal progress bar, server event stream, RunPod progress update).
+A :class:`JobContext` is handed to every workflow. Processing code calls ``ctx.check()``
+once per frame or chunk (it raises :class:`Cancelled`, or :class:`TimedOut` past the
+deadline), enters each part of the job with ``ctx.stage(name, start, end)`` (the share of the
+whole job that part covers) and reports ``ctx.progress(fraction, message=...)`` within it;
+the context turns that into one monotonic overall figure with an ETA. Faces subscribe with a
+callback (terminal progress bar, server event stream, RunPod progress update); a failing
+callback never stops the job.
 """
 
 from __future__ import annotations
