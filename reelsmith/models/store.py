@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reelsmith.errors import ModelError
 from reelsmith.models.catalog import CatalogEntry, entry_for_file
-from reelsmith.models.formats import MODEL_SUFFIXES
+from reelsmith.models.formats import is_model_file
 
 MANIFEST = "manifest.json"
 
@@ -104,7 +104,7 @@ def installed_models() -> list[InstalledModel]:
     manifest = read_manifest(root)
     out = []
     for p in sorted(root.iterdir()):
-        if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES and not p.name.startswith("."):
+        if p.is_file() and is_model_file(p.name) and not p.name.startswith("."):
             out.append(InstalledModel(p, entry_for_file(p.name), manifest.get(p.name, {})))
     return out
 
