@@ -87,3 +87,37 @@ def random_image(h: int, w: int, dtype=np.uint8, seed: int = 1) -> np.ndarray:
     img = np.clip(base * 0.7 + rng.random((h, w, 3)) * 0.3, 0, 1)
     maxval = 255 if dtype == np.uint8 else 65535
     return np.rint(img * maxval).astype(dtype)
+
+
+def make_swap_onnx(path: Path, *, embedding: int = 8, fixed: tuple[int, int] | None = None,
+                   seed: int = 0) -> tuple[Path, np.ndarray]:
+    """inswapper's I/O: ``target`` NCHW image + ``source`` (N, D) embedding -> NCHW image.
+    The graph adds ``source @ W`` (one value per channel) to the target; returns W too."""
+    w = np.random.default_rng(seed).standard_normal((embedding, 3)).astype(np.float32) * 0.1
+    et = TensorProto.FLOAT
+    h, wd = fixed if fixed else ("H", "W")
+    nodes = [helper.make_node("MatMul", ["source", "w"], ["shift"]),
+             helper.make_node("Reshape", ["shift", "shape"], ["shift4"]),
+             helper.make_node("Add", ["target", "shift4"], ["output"])]
+    inits = [numpy_helper.from_array(w, "w"),
+             numpy_helper.from_array(np.array([-1, 3, 1, 1], np.int64), "shape")]
+    graph = helper.make_graph(
+        nodes, "tiny_swap",
+        [helper.make_tensor_value_info("target", et, ["N", 3, h, wd]),
+         helper.make_tensor_value_info("source", et, ["N", embedding])],
+        [helper.make_tensor_value_info("output", et, ["N", 3, h, wd])], inits)
+    return _save(graph, path), w
+
+
+def make_detect_onnx(path: Path, *, fixed: tuple[int, int] | None = None) -> Path:
+    """A detector's I/O: one NCHW image in, rank-2 raw outputs: ``scores`` (per-channel
+    mean over the image) and ``peaks`` (per-channel max)."""
+    et = TensorProto.FLOAT
+    h, w = fixed if fixed else ("H", "W")
+    nodes = [helper.make_node("ReduceMean", ["input"], ["scores"], axes=[2, 3], keepdims=0),
+             helper.make_node("ReduceMax", ["input"], ["peaks"], axes=[2, 3], keepdims=0)]
+    graph = helper.make_graph(
+        nodes, "tiny_detect", [helper.make_tensor_value_info("input", et, ["N", 3, h, w])],
+        [helper.make_tensor_value_info("scores", et, ["N", 3]),
+         helper.make_tensor_value_info("peaks", et, ["N", 3])])
+    return _save(graph, path)

@@ -206,9 +206,18 @@ def test_wrong_purpose_errors(onnx_dir):
         select_interpolator(str(onnx_dir / "sr2.onnx"))
     with pytest.raises(ModelError, match="interpolat"):
         select_upscaler(str(onnx_dir / "rife_like.onnx"))
+    # the call shape is settled when the model is loaded, not on its first frame
     with pytest.raises(ModelError, match="interpolat"):
-        load_model(onnx_dir / "sr2.onnx").run_pair(np.zeros((1, 3, 8, 8), np.float32),
-                                                   np.zeros((1, 3, 8, 8), np.float32), 0.5)
+        load_model(onnx_dir / "sr2.onnx", purpose="interpolate")
+    with pytest.raises(ModelError, match="interpolate model; it cannot be used to upscale"):
+        load_model(onnx_dir / "rife_like.onnx", purpose="upscale")
+    sr = load_model(onnx_dir / "sr2.onnx")
+    with pytest.raises(TypeError):
+        sr.run(np.zeros((1, 3, 8, 8), np.float32), np.zeros((1, 3, 8, 8), np.float32), 0.5)
+    with pytest.raises(ModelError, match="not a frame interpolation model"):
+        ModelInterpolator(sr)
+    with pytest.raises(ModelError, match="not a single-image model"):
+        ModelUpscaler(load_model(onnx_dir / "rife_like.onnx"))
 
 
 def test_missing_file_and_unknown_name(tmp_path):
@@ -284,7 +293,7 @@ def test_interpolation_out_of_memory_is_a_clear_error(onnx_dir, monkeypatch):
     def oom(*a, **k):
         raise MemoryError("failed to allocate")
 
-    monkeypatch.setattr(interp.model, "run_pair", oom)
+    monkeypatch.setattr(interp.model, "run", oom)
     a = random_image(32, 32)
     with pytest.raises(ModelError, match="out of memory"):
         interp.interpolate(interp.prepare(a, a), 0.5)

@@ -46,10 +46,11 @@ def register(subparsers) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from reelsmith.models import load_catalog
-    from reelsmith.models.store import expected_sha256, installed_models, models_dir
+    from reelsmith.models import load_catalog, record_dropped_files
+    from reelsmith.models.store import expected_sha256, models_dir
 
-    installed = {m.path.name: m for m in installed_models()}
+    # files dropped in by hand are opened once so that the list says what they are
+    installed = {m.path.name: m for m in record_dropped_files()}
     rows = []
     for e in load_catalog().values():
         m = installed.pop(e.file, None)
@@ -73,10 +74,10 @@ def _list(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from reelsmith.models import load_model
     from reelsmith.models.catalog import find_entry
-    from reelsmith.models.loader import _looks_like_path
+    from reelsmith.models.loader import looks_like_path
     from reelsmith.models.store import find_installed, models_dir
 
-    entry = None if _looks_like_path(args.model) else find_entry(args.model)
+    entry = None if looks_like_path(args.model) else find_entry(args.model)
     if entry is not None and find_installed(args.model) is None:
         data = entry.to_dict()
         data["status"] = "not installed"

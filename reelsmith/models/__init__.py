@@ -3,13 +3,18 @@ the models directory, tiled inference.
 
 Entry points::
 
-    from reelsmith.models import select_upscaler, select_interpolator, load_model
+    from reelsmith.models import select_upscaler, select_model, load_model, UPSCALE
     up = select_upscaler("auto", scale=2)        # None: no model installed, use the classical op
     if up is not None:
         big = up.upscale(frame_rgb_uint8)
         meta = up.describe()                     # name, backend, provider, precision, tile size
+    model = select_model("auto", UPSCALE)        # the ImageModel itself (or None)
 
-Heavy imports (onnxruntime, torch) happen only when a model is loaded.
+Every loaded model is one call shape (:mod:`shapes`): ImageModel, InterpolationModel,
+ConditionedImageModel or DetectionModel. Modules, lowest first: descriptor, formats,
+catalog -> store -> base/shapes -> onnx_backend/onnx_models, torch_backend -> loader ->
+select, install -> adapters. Heavy imports (onnxruntime, torch) happen only when a model
+is loaded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 from reelsmith.models.adapters import (
     ModelInterpolator,
     ModelUpscaler,
-    PairState,
+    TensorPair,
     select_interpolator,
     select_upscaler,
 )
@@ -25,19 +30,33 @@ from reelsmith.models.base import LoadedModel
 from reelsmith.models.catalog import CatalogEntry, get_entry, load_catalog
 from reelsmith.models.descriptor import (
     COLORIZE,
+    FACE_DETECT,
     FACE_RESTORE,
+    FACE_SWAP,
     INTERPOLATE,
     PURPOSES,
     RESTORE,
     UPSCALE,
     ModelDescriptor,
 )
+from reelsmith.models.install import import_model, record_dropped_files
 from reelsmith.models.loader import load_model
-from reelsmith.models.store import import_model, installed_models, models_dir, verify
+from reelsmith.models.select import BUILTIN_SPECS, select_model
+from reelsmith.models.shapes import (
+    ConditionedImageModel,
+    DetectionModel,
+    ImageModel,
+    InterpolationModel,
+    shape_for,
+)
+from reelsmith.models.store import installed_models, models_dir, verify
 
 __all__ = [
-    "COLORIZE", "FACE_RESTORE", "INTERPOLATE", "PURPOSES", "RESTORE", "UPSCALE",
-    "CatalogEntry", "LoadedModel", "ModelDescriptor", "ModelInterpolator", "ModelUpscaler",
-    "PairState", "get_entry", "import_model", "installed_models", "load_catalog", "load_model",
-    "models_dir", "select_interpolator", "select_upscaler", "verify",
+    "BUILTIN_SPECS", "COLORIZE", "FACE_DETECT", "FACE_RESTORE", "FACE_SWAP", "INTERPOLATE",
+    "PURPOSES", "RESTORE", "UPSCALE",
+    "CatalogEntry", "ConditionedImageModel", "DetectionModel", "ImageModel",
+    "InterpolationModel", "LoadedModel", "ModelDescriptor", "ModelInterpolator",
+    "ModelUpscaler", "TensorPair", "get_entry", "import_model", "installed_models",
+    "load_catalog", "load_model", "models_dir", "record_dropped_files", "select_interpolator",
+    "select_model", "select_upscaler", "shape_for", "verify",
 ]

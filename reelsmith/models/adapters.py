@@ -1,5 +1,11 @@
-"""Model-backed upscaler and interpolator with the same shape as the classical ops,
-and the ``--model auto|builtin|NAME|PATH`` selection."""
+"""Model-backed upscaler and interpolator with the same shape as the classical ops.
+
+``ModelUpscaler`` wraps an :class:`ImageModel` (uint8/uint16 HxWx3 in and out, tiled);
+``ModelInterpolator`` wraps an :class:`InterpolationModel` (``prepare``/``interpolate``
+like ``ops.interpolate.FlowInterpolator``). Both pass the model's declared ``workers`` on
+to the streaming stage. ``select_upscaler``/``select_interpolator`` are
+:func:`select.select_model` plus the wrapper.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ import numpy as np
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.descriptor import INTERPOLATE, UPSCALE
-from reelsmith.models.loader import load_model
+from reelsmith.models.select import select_model
+from reelsmith.models.shapes import ImageModel, InterpolationModel, shape_name
 from reelsmith.models.tiling import (
     auto_tile_size,
     is_out_of_memory,
@@ -20,8 +27,6 @@ from reelsmith.models.tiling import (
 )
 
 log = logging.getLogger(__name__)
-
-BUILTIN_SPECS = ("builtin", "classical", "none", "off")
 
 
 def _to_float(image: np.ndarray) -> tuple[np.ndarray, float]:
@@ -48,8 +53,9 @@ class ModelUpscaler:
     pixels (None: automatic from free memory); ``overlap``: see :mod:`tiling`.
     """
 
-    def __init__(self, model: LoadedModel, *, scale: int | None = None, tile: int | None = None,
+    def __init__(self, model: ImageModel, *, scale: int | None = None, tile: int | None = None,
                  overlap: int = 16, batch_size: int = 1) -> None:
+        _require(model, ImageModel)
         if model.purpose != UPSCALE and model.scale == 1:
             log.info("%s is a %s model used as a same-size image filter", model.name,
                      model.purpose)
@@ -62,6 +68,7 @@ class ModelUpscaler:
         self.tile = tile
         self.overlap = overlap
         self.batch_size = batch_size
+        self.workers = model.workers
         self._last_tile: int | None = tile
 
     def _tile_for(self, h: int, w: int) -> int | None:
@@ -107,8 +114,8 @@ class ModelUpscaler:
 
 
 @dataclass
-class PairState:
-    """Two frames converted once for several timesteps."""
+class TensorPair:
+    """Two frames converted once (padded NCHW float32) for several timesteps."""
 
     a: np.ndarray  # 1x3xHpxWp float32
     b: np.ndarray
@@ -124,15 +131,14 @@ class ModelInterpolator:
     """Frame interpolation with a model: ``prepare(a, b)`` once per pair, then
     ``interpolate(state, t)`` per timestep (0 < t < 1). Scene cuts are the caller's job."""
 
-    def __init__(self, model: LoadedModel) -> None:
-        if model.purpose != INTERPOLATE:
-            raise ModelError(f"The model {model.name!r} is a {model.purpose} model, not a "
-                             "frame interpolation model.")
+    def __init__(self, model: InterpolationModel) -> None:
+        _require(model, InterpolationModel)
         self.model = model
         self.name = model.name
         self.backend = model.backend
+        self.workers = model.workers
 
-    def prepare(self, a: np.ndarray, b: np.ndarray) -> PairState:
+    def prepare(self, a: np.ndarray, b: np.ndarray) -> TensorPair:
         if a.shape != b.shape or a.dtype != b.dtype:
             raise InputError(f"Frames to interpolate differ: {a.shape}/{a.dtype} vs "
                              f"{b.shape}/{b.dtype}.")
@@ -149,9 +155,9 @@ class ModelInterpolator:
         def nchw(x: np.ndarray) -> np.ndarray:
             return np.ascontiguousarray(pad_to(x, ph, pw).transpose(2, 0, 1)[None])
 
-        return PairState(nchw(fa), nchw(fb), h, w, a.dtype, maxval, a, b)
+        return TensorPair(nchw(fa), nchw(fb), h, w, a.dtype, maxval, a, b)
 
-    def interpolate(self, state: PairState, t: float) -> np.ndarray:
+    def interpolate(self, state: TensorPair, t: float) -> np.ndarray:
         if not 0.0 <= t <= 1.0:
             raise InputError(f"Interpolation timestep must be within [0, 1], got {t}.")
         if t == 0.0:
@@ -159,7 +165,7 @@ class ModelInterpolator:
         if t == 1.0:
             return state.src_b.copy()
         try:
-            y = self.model.run_pair(state.a, state.b, float(t))
+            y = self.model.run(state.a, state.b, float(t))
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -175,47 +181,10 @@ class ModelInterpolator:
         return info
 
 
-def _norm(spec: str | None) -> str:
-    return (spec or "auto").strip()
-
-
-def _auto_candidates(purpose: str, scale: int | None):
-    from reelsmith.models.store import installed_models
-
-    models = []
-    for m in installed_models():
-        if m.purpose is None:
-            _classify(m)  # a file dropped into the models dir: detect once, remember
-        if m.purpose == purpose:
-            models.append(m)
-
-    def rank(m) -> tuple:
-        s = m.scale or 1
-        if scale is None or s == scale:
-            fit = 0
-        elif s > scale:
-            fit = 1 + (s - scale)  # downscaling a bigger model's output is fine
-        else:
-            fit = 100 + (scale - s)
-        return (fit, -m.priority, m.name)
-
-    return sorted(models, key=rank)
-
-
-def _classify(m) -> None:
-    """Load an unrecorded model file once to learn its purpose and scale; record them."""
-    from reelsmith.models.store import record
-
-    try:
-        loaded = load_model(m.path)
-    except ModelError as exc:
-        log.warning("cannot use %s from the models directory: %s", m.path.name, exc)
-        record(m.path.name, purpose="unrecognised", error=str(exc))
-        m.recorded["purpose"] = "unrecognised"
-        return
-    d = loaded.descriptor
-    record(m.path.name, purpose=d.purpose, scale=d.scale)
-    m.recorded.update(purpose=d.purpose, scale=d.scale)
+def _require(model: LoadedModel, shape: type[LoadedModel]) -> None:
+    if not isinstance(model, shape):
+        raise ModelError(f"The model {model.name!r} is a {model.purpose} model, not a "
+                         f"{shape_name(shape)} model.")
 
 
 def select_upscaler(spec: str, *, scale: int | None = None, device: str = "auto",
@@ -223,37 +192,16 @@ def select_upscaler(spec: str, *, scale: int | None = None, device: str = "auto"
                     overlap: int = 16) -> ModelUpscaler | None:
     """``spec``: "auto" (best installed upscaler, None when there is none), "builtin"
     (None: use the classical op), a catalog/installed name, or a file path."""
-    spec = _norm(spec)
-    if spec.lower() in BUILTIN_SPECS:
+    model = select_model(spec, UPSCALE, scale=scale, device=device, precision=precision)
+    if model is None:
         return None
-    if spec.lower() == "auto":
-        for cand in _auto_candidates(UPSCALE, scale):
-            try:
-                model = load_model(cand.path, purpose=UPSCALE, device=device, precision=precision)
-            except ModelError as exc:
-                log.warning("skipping installed model %s: %s", cand.name, exc)
-                continue
-            return ModelUpscaler(model, scale=scale, tile=tile, overlap=overlap)
-        return None
-    model = load_model(spec, purpose=UPSCALE, device=device, precision=precision)
     return ModelUpscaler(model, scale=scale, tile=tile, overlap=overlap)
 
 
 def select_interpolator(spec: str, *, device: str = "auto",
                         precision: str = "auto") -> ModelInterpolator | None:
     """Like :func:`select_upscaler` for frame interpolation models."""
-    spec = _norm(spec)
-    if spec.lower() in BUILTIN_SPECS:
+    model = select_model(spec, INTERPOLATE, device=device, precision=precision)
+    if model is None:
         return None
-    if spec.lower() == "auto":
-        for cand in _auto_candidates(INTERPOLATE, None):
-            try:
-                model = load_model(cand.path, purpose=INTERPOLATE, device=device,
-                                   precision=precision)
-            except ModelError as exc:
-                log.warning("skipping installed model %s: %s", cand.name, exc)
-                continue
-            return ModelInterpolator(model)
-        return None
-    return ModelInterpolator(load_model(spec, purpose=INTERPOLATE, device=device,
-                                        precision=precision))
+    return ModelInterpolator(model)

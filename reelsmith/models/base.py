@@ -1,24 +1,28 @@
-"""The one call contract every backend implements.
+"""What every opened model has, whatever its call shape or backend.
 
-``LoadedModel`` wraps a model file opened by a backend. Image models take and return
-float32 NCHW arrays in [0, 1] (``run``); interpolation models take two such frames and a
-timestep (``run_pair``). Tiling, dtype conversion and padding to the model's size needs
-live above this layer (``adapters``/``tiling``); the backend only runs tensors.
+``LoadedModel`` is the backend-level part: the descriptor, which backend and execution
+provider run it, its precision and device, and how it may be called from threads. It has
+no ``run``: each call shape (image -> image, frame pair + t -> frame, image + embedding ->
+image, image -> detections) is its own small subclass in :mod:`shapes`, so calling a model
+the wrong way fails where it is wired, not halfway through a video.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import numpy as np
-
-from reelsmith.errors import ModelError
-from reelsmith.models.descriptor import INTERPOLATE, ModelDescriptor
+from reelsmith.models.descriptor import ModelDescriptor
 
 
 class LoadedModel(ABC):
     """A model ready to run. ``backend``: "onnxruntime" or "pytorch"; ``provider``: the
-    execution provider / device actually used; ``precision``: "fp32", "fp16" or "bf16"."""
+    execution provider / device actually used; ``precision``: "fp32", "fp16" or "bf16".
+
+    Threads: ``thread_safe`` says whether ``run`` may be entered from several threads at
+    once; ``workers`` is how many threads a streaming stage should feed it from. Every
+    backend today answers 1: a session already uses all cores (or one accelerator stream)
+    inside one call, so more callers only queue.
+    """
 
     descriptor: ModelDescriptor
     backend: str
@@ -26,6 +30,8 @@ class LoadedModel(ABC):
     precision: str
     device: str  # "cpu" or "cuda": what the tiler sizes tiles for
     max_batch: int | None = None  # None: any batch size
+    thread_safe: bool = False
+    workers: int = 1
 
     @property
     def name(self) -> str:
@@ -38,25 +44,6 @@ class LoadedModel(ABC):
     @property
     def scale(self) -> int:
         return self.descriptor.scale
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Image models: NCHW float32 [0,1] -> NCHW float32 [0,1] (spatially x scale)."""
-        raise ModelError(f"The model {self.name!r} is an {self.purpose} model; it does not "
-                         "take a single image.")
-
-    def run_pair(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-        """Interpolation models: two NCHW float32 frames and t in [0,1] -> the frame at t."""
-        raise ModelError(f"The model {self.name!r} is an {self.purpose} model, not a frame "
-                         "interpolation model.")
-
-    def __call__(self, *arrays: np.ndarray, timestep: float = 0.5) -> np.ndarray:
-        if self.purpose == INTERPOLATE:
-            if len(arrays) != 2:
-                raise ModelError("An interpolation model takes two frames and a timestep.")
-            return self.run_pair(arrays[0], arrays[1], timestep)
-        if len(arrays) != 1:
-            raise ModelError(f"The {self.purpose} model {self.name!r} takes one image batch.")
-        return self.run(arrays[0])
 
     def describe(self) -> dict:
         d = self.descriptor

@@ -14,8 +14,10 @@ INTERPOLATE = "interpolate"
 FACE_RESTORE = "face_restore"
 COLORIZE = "colorize"
 RESTORE = "restore"  # generic same-size image-to-image model (denoise, deblur, ...)
+FACE_SWAP = "face_swap"  # aligned face crop + identity embedding -> face crop
+FACE_DETECT = "face_detect"  # image -> raw detection tensors (boxes, scores, landmarks)
 
-PURPOSES = (UPSCALE, INTERPOLATE, FACE_RESTORE, COLORIZE, RESTORE)
+PURPOSES = (UPSCALE, INTERPOLATE, FACE_RESTORE, COLORIZE, RESTORE, FACE_SWAP, FACE_DETECT)
 IMAGE_PURPOSES = (UPSCALE, FACE_RESTORE, COLORIZE, RESTORE)
 
 PRECISIONS = ("fp32", "fp16", "bf16")

@@ -1,4 +1,9 @@
-"""``load_model``: resolve a name or path, pick the backend, check the purpose."""
+"""``load_model``: resolve a name or path, pick the backend, return the right call shape.
+
+The backend opens the file as the shape its weights or graph have (:mod:`shapes`); the
+loader then checks that shape against the purpose asked for, so an interpolation model
+wired as an upscaler is a ModelError here, not a failure on the first frame.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from reelsmith.errors import ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.catalog import CatalogEntry, entry_for_file, find_entry, unknown_name_message
 from reelsmith.models.descriptor import PRECISIONS, PURPOSES
-from reelsmith.models.store import MODEL_SUFFIXES, find_installed, read_manifest
-
-TORCH_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin", ".pkl")
+from reelsmith.models.formats import ONNX_SUFFIXES, TORCH_SUFFIXES, is_model_file
+from reelsmith.models.onnx_models import open_onnx  # onnxruntime itself loads on first use
+from reelsmith.models.shapes import shape_for, shape_name
+from reelsmith.models.store import find_installed, read_manifest
+from reelsmith.models.torch_backend import load_torch_model  # torch itself loads on first use
 
 
 def resolve(spec: str | Path) -> tuple[Path, CatalogEntry | None, dict]:
     """(path, catalog entry, manifest record) for a catalog/installed name or a file path."""
-    if isinstance(spec, Path) or _looks_like_path(str(spec)):
+    if isinstance(spec, Path) or looks_like_path(str(spec)):
         path = Path(spec).expanduser()
         if not path.exists():
             raise ModelError(f"Model file not found: {path}.")
@@ -36,19 +43,23 @@ def resolve(spec: str | Path) -> tuple[Path, CatalogEntry | None, dict]:
     raise ModelError(unknown_name_message(name))
 
 
-def _looks_like_path(s: str) -> bool:
+def looks_like_path(s: str) -> bool:
+    """True when ``s`` names a file rather than a catalog/installed model."""
     return (os.sep in s or "/" in s or s.startswith((".", "~"))
-            or s.lower().endswith(MODEL_SUFFIXES) or Path(s).exists())
+            or is_model_file(s) or Path(s).exists())
 
 
 def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "auto",
                precision: str = "auto") -> LoadedModel:
     """Open a model by catalog name, installed name or path.
 
-    ``purpose``: when given, a model made for something else is refused with a ModelError.
+    ``purpose``: when given, a model made for something else is refused with a ModelError,
+    and the result is an instance of that purpose's shape (``shape_for(purpose)``:
+    ImageModel, InterpolationModel, ConditionedImageModel or DetectionModel).
     ``device``: auto | cpu | cuda (ONNX also takes a provider alias: tensorrt, cuda, cpu).
     ``precision``: auto | fp32 | fp16 | bf16.
-    The result follows the call contract: float32 NCHW in [0,1] in and out.
+    Raises ModelError for an unknown name, a missing or unreadable file, an unsupported
+    format, or a wrong purpose.
     """
     if purpose is not None and purpose not in PURPOSES:
         raise ModelError(f"Unknown model purpose {purpose!r}; one of {', '.join(PURPOSES)}.")
@@ -56,27 +67,28 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
         raise ModelError(f"Unknown precision {precision!r}; one of auto, {', '.join(PRECISIONS)}.")
     path, entry, rec = resolve(spec)
     hint_purpose = entry.purpose if entry else rec.get("purpose")
+    if hint_purpose not in PURPOSES:
+        hint_purpose = None  # e.g. "unrecognised" from an earlier failed detection: retry
     hint_scale = (entry.scale if entry else rec.get("scale")) or None
     multiple = (entry.size_multiple if entry else 0) or None
     name = entry.name if entry else (rec.get("name") or path.stem)
     if purpose and hint_purpose and hint_purpose != purpose:
         raise ModelError(_wrong_purpose(name, hint_purpose, purpose))
     suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        from reelsmith.models.onnx_backend import OnnxModel
-
-        model: LoadedModel = OnnxModel(path, name=name, purpose=hint_purpose,
-                                       scale=int(hint_scale) if hint_scale else None,
-                                       size_multiple=multiple, device=device,
-                                       precision=precision)
+    if suffix in ONNX_SUFFIXES:
+        model = open_onnx(path, name=name, purpose=hint_purpose,
+                          scale=int(hint_scale) if hint_scale else None,
+                          size_multiple=multiple, device=device, precision=precision)
     elif suffix in TORCH_SUFFIXES:
-        from reelsmith.models.torch_backend import load_torch_model
-
         model = load_torch_model(path, name=name, purpose=hint_purpose, device=device,
                                  precision=precision)
     else:
         raise ModelError(f"{path.name}: unsupported model format {suffix or '(none)'}; "
                          "use .onnx, .pth, .pt or .safetensors.")
+    shape = shape_for(model.purpose)
+    if not isinstance(model, shape):
+        raise ModelError(f"The model {name!r} is recorded as a {model.purpose} model but is "
+                         f"not a {shape_name(shape)} model.")
     if purpose and model.purpose != purpose:
         raise ModelError(_wrong_purpose(name, model.purpose, purpose))
     return model

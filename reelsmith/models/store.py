@@ -1,4 +1,4 @@
-"""The models directory: discovery, the hash manifest, import and verify.
+"""The models directory: discovery, the hash manifest and verify.
 
 Directory: ``REELSMITH_MODELS`` if set, else ``Settings.resolved_models_dir``. Any model file
 dropped there is discovered. ``manifest.json`` records what pull/import wrote (name, sha256,
@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from pathlib import Path
 
 from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
-from reelsmith.models.catalog import CatalogEntry, entry_for_file, load_catalog
+from reelsmith.models.catalog import CatalogEntry, entry_for_file
+from reelsmith.models.formats import is_model_file
 
-MODEL_SUFFIXES = (".onnx", ".pth", ".pt", ".safetensors", ".ckpt", ".bin", ".pkl")
 MANIFEST = "manifest.json"
 
 
@@ -101,7 +100,7 @@ def installed_models() -> list[InstalledModel]:
     manifest = read_manifest(root)
     out = []
     for p in sorted(root.iterdir()):
-        if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES and not p.name.startswith("."):
+        if p.is_file() and is_model_file(p.name) and not p.name.startswith("."):
             out.append(InstalledModel(p, entry_for_file(p.name), manifest.get(p.name, {})))
     return out
 
@@ -141,51 +140,3 @@ def verify(names: list[str] | None = None) -> list[dict]:
         results.append({"name": m.name, "file": m.path.name, "status": status,
                         "expected": expected or None, "actual": actual})
     return results
-
-
-def import_model(src: Path, *, name: str | None = None, link: bool = False,
-                 purpose: str | None = None, scale: int | None = None,
-                 probe: bool = True) -> InstalledModel:
-    """Copy (or symlink) ``src`` into the models directory and record its hash.
-
-    The file is loaded once first (unless ``probe`` is False) so that a file that is not a
-    model we can run is refused at import time, and its purpose/scale are recorded.
-    """
-    src = Path(src).expanduser()
-    if not src.is_file():
-        raise ModelError(f"Cannot import {src}: no such file.")
-    if src.suffix.lower() not in MODEL_SUFFIXES:
-        raise ModelError(f"Cannot import {src.name}: not a model file "
-                         f"(expected one of {', '.join(MODEL_SUFFIXES)}).")
-    entry = load_catalog().get(name) if name else None
-    if probe:
-        from reelsmith.models.loader import load_model
-
-        loaded = load_model(src, device="cpu")
-        purpose = purpose or loaded.purpose
-        scale = scale or loaded.scale
-        loaded.close()
-    root = models_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    dest_name = entry.file if entry else src.name
-    dest = root / dest_name
-    digest = sha256_file(src)
-    if entry and entry.sha256 and entry.sha256 != digest:
-        raise ModelError(f"{src.name} does not match the catalog checksum of {entry.name} "
-                         f"(expected {entry.sha256}, got {digest}).")
-    if dest.resolve() != src.resolve():
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest_name}.", suffix=".part", dir=root)
-        os.close(fd)
-        try:
-            if link:
-                os.unlink(tmp)
-                os.symlink(src.resolve(), tmp)
-            else:
-                shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    record(dest_name, name=name or (entry.name if entry else src.stem), sha256=digest,
-           size=src.stat().st_size, purpose=purpose, scale=scale, source=str(src))
-    return InstalledModel(dest, entry_for_file(dest_name), read_manifest().get(dest_name, {}))

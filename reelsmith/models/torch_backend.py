@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from reelsmith.errors import ModelError
-from reelsmith.models.base import LoadedModel
 from reelsmith.models.descriptor import (
     FACE_RESTORE,
     INTERPOLATE,
@@ -24,6 +23,7 @@ from reelsmith.models.descriptor import (
     UPSCALE,
     ModelDescriptor,
 )
+from reelsmith.models.shapes import ImageModel, InterpolationModel
 from reelsmith.models.tiling import is_out_of_memory
 
 log = logging.getLogger(__name__)
@@ -113,17 +113,22 @@ def resolve_precision(precision: str, device: str, half: bool, bf16: bool) -> st
     return precision
 
 
-class TorchModel(LoadedModel):
-    backend = "pytorch"
+class TorchRunner:
+    """Module plumbing shared by the PyTorch call shapes (mixed in before the shape class).
 
-    def __init__(self, module, descriptor: ModelDescriptor, device: str, precision: str,
-                 call: str = "image") -> None:
+    Calls are serialised on a lock (some architectures keep state between calls), so the
+    model is ``thread_safe`` and wants one worker.
+    """
+
+    backend = "pytorch"
+    thread_safe = True
+
+    def __init__(self, module, descriptor: ModelDescriptor, device: str, precision: str) -> None:
         self.module = module
         self.descriptor = descriptor
         self.device = "cpu" if device == "cpu" else "cuda"
         self.provider = device
         self.precision = precision
-        self._call = call
         self._lock = threading.Lock()
 
     def _tensor(self, x: np.ndarray):
@@ -140,28 +145,33 @@ class TorchModel(LoadedModel):
         except Exception as exc:  # noqa: BLE001
             if is_out_of_memory(exc):
                 raise
-            raise ModelError(f"PyTorch failed running {self.name}: "
+            raise ModelError(f"PyTorch failed running {self.descriptor.name}: "
                              f"{str(exc).splitlines()[0][:300]}") from exc
         return y.float().cpu().numpy()
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        if self._call != "image":
-            return super().run(x)
-        return self._infer(self.module, self._tensor(x))
-
-    def run_pair(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-        if self._call != "pair":
-            return super().run_pair(a, b, t)
-        n, _, h, w = a.shape
-        ts = np.full((n, 1, h, w), t, dtype=np.float32)
-        return self._infer(self.module, self._tensor(a), self._tensor(b), self._tensor(ts))
 
     def close(self) -> None:
         pass
 
 
+class TorchImageModel(TorchRunner, ImageModel):
+    """A spandrel image model (upscale, restore, face restore)."""
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._infer(self.module, self._tensor(x))
+
+
+class TorchInterpolationModel(TorchRunner, InterpolationModel):
+    """RIFE IFNet 4.x: ``module(img0, img1, timestep_plane)``."""
+
+    def run(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        n, _, h, w = a.shape
+        ts = np.full((n, 1, h, w), t, dtype=np.float32)
+        return self._infer(self.module, self._tensor(a), self._tensor(b), self._tensor(ts))
+
+
 def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
-                     device: str = "auto", precision: str = "auto") -> TorchModel:
+                     device: str = "auto", precision: str = "auto"
+                     ) -> TorchImageModel | TorchInterpolationModel:
     """Load a .pth/.safetensors file: RIFE 4.x by its key layout, else spandrel."""
     torch = _torch()
     dev = resolve_device(device)
@@ -170,9 +180,8 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
-        module, desc, prec, call = hit
-        return TorchModel(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec,
-                          call)
+        module, desc, prec, cls = hit
+        return cls(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec)
     sd = load_state_dict(path)
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "pth"
     from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
@@ -187,14 +196,14 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
                          f"{', encoder' if net.has_encoder else ''})",
             supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
             size_multiple=net.size_multiple)
-        call = "pair"
+        cls: type[TorchImageModel | TorchInterpolationModel] = TorchInterpolationModel
     else:
         module, desc, prec = _load_spandrel(sd, path, name=name, fmt=fmt, purpose=purpose,
                                             device=dev, precision=precision)
-        call = "image"
+        cls = TorchImageModel
     with _LOCK:
-        _CACHE[key] = (module, desc, prec, call)
-    return TorchModel(module, desc, dev, prec, call)
+        _CACHE[key] = (module, desc, prec, cls)
+    return cls(module, desc, dev, prec)
 
 
 def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,

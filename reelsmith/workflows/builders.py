@@ -87,8 +87,6 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
     if model is None:
         up = ClassicalUpscaler(size=(out_w, out_h), sharpen=p.sharpen)
         return UpscaleStage(up), (out_w, out_h), {"upscaler": _describe(up)}
-    if getattr(model, "workers", None) is None:
-        model.workers = 1
     model_scale = int(getattr(model, "scale", 1))
     resize = None
     if (width * model_scale, height * model_scale) != (out_w, out_h):
@@ -110,8 +108,7 @@ def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[Interpolat
     thr = p.scene_threshold
     if model is not None:
         interp = model
-        if getattr(model, "workers", None) is None:
-            model.workers = 1  # one accelerator stream; the model batches internally if it can
+        # the stage reads model.workers: the model declares how many threads may feed it
 
         def cut(a: np.ndarray, b: np.ndarray) -> bool:
             return is_scene_cut(a, b) if thr is None else is_scene_cut(a, b, threshold=thr)

@@ -1,0 +1,294 @@
+"""ONNX graphs as call shapes: read a graph's inputs and outputs, return the right class.
+
+:func:`open_onnx` opens the (cached) session from :mod:`onnx_backend` and sorts the graph
+by its I/O contract:
+
+- one NCHW input with 6 or 7 channels, or two NCHW images (+ an optional timestep), or one
+  6-channel input + a timestep: :class:`OnnxInterpolationModel` (RIFE exports);
+- one NCHW image + one (N, D) vector: :class:`OnnxConditionedImageModel` (inswapper-style);
+- one NCHW image whose outputs are all rank 2 or 3: :class:`OnnxDetectionModel` (SCRFD,
+  YOLO-face style raw outputs);
+- any other single NCHW image input: :class:`OnnxImageModel`; purpose and scale come from
+  a probe run when the catalog/manifest does not say.
+
+fp16 graphs (float16 inputs) are fed float16; outputs come back as float32.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from reelsmith.errors import ModelError
+from reelsmith.models.base import LoadedModel
+from reelsmith.models.descriptor import (
+    FACE_DETECT,
+    FACE_SWAP,
+    INTERPOLATE,
+    RESTORE,
+    UPSCALE,
+    ModelDescriptor,
+)
+from reelsmith.models.onnx_backend import PROVIDER_NAMES, choose_providers, get_session, thread_count
+from reelsmith.models.shapes import (
+    ConditionedImageModel,
+    DetectionModel,
+    ImageModel,
+    InterpolationModel,
+    shape_name,
+)
+from reelsmith.models.tiling import is_out_of_memory
+
+log = logging.getLogger(__name__)
+
+_NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
+             "tensor(double)": np.float64, "tensor(bfloat16)": None}
+
+
+def _is_time_input(inp) -> bool:
+    name = inp.name.lower()
+    shape = inp.shape
+    if "time" in name or name in ("t", "ts", "dt"):
+        return True
+    return len(shape) < 4 or (isinstance(shape[1], int) and shape[1] == 1)
+
+
+def _is_embedding_input(inp) -> bool:
+    """(N, D) with a known D > 1 and a name that is not a timestep's."""
+    shape = inp.shape
+    return (len(shape) == 2 and isinstance(shape[1], int) and shape[1] > 1
+            and not ("time" in inp.name.lower() or inp.name.lower() in ("t", "ts", "dt")))
+
+
+class OnnxRunner:
+    """Session plumbing shared by every ONNX call shape (mixed in before the shape class).
+
+    ``InferenceSession.run`` may be entered from several threads, so ONNX models are
+    ``thread_safe``; they still declare one worker (intra-op threads use every core).
+    """
+
+    backend = "onnxruntime"
+    thread_safe = True
+
+    def _open(self, path: Path, session, precision: str) -> None:
+        self.path = path
+        self.session = session
+        self.provider = session.get_providers()[0]
+        self.device = "cpu" if self.provider == PROVIDER_NAMES["cpu"] else "cuda"
+        self._inputs = session.get_inputs()
+        self._outputs = [o.name for o in session.get_outputs()]
+        dtypes = {_NP_TYPES.get(i.type, np.float32) for i in self._inputs}
+        if None in dtypes:
+            raise ModelError(f"{path.name} takes bfloat16 inputs, which ONNX Runtime "
+                             "cannot feed from numpy; export it as fp32 or fp16.")
+        self._in_dtype = np.float16 if np.float16 in dtypes else np.float32
+        graph_fp16 = self._in_dtype == np.float16
+        trt = self.provider == PROVIDER_NAMES["tensorrt"]
+        if precision in ("fp16", "bf16") and not graph_fp16 and not trt:
+            log.warning("%s is an fp32 graph; running it in fp32 on %s", path.name, self.provider)
+        self.precision = "fp16" if graph_fp16 or (precision == "fp16" and trt) else "fp32"
+        first = self._inputs[0].shape
+        self.max_batch = first[0] if isinstance(first[0], int) and first[0] > 0 else None
+
+    def _exec(self, feeds: dict[str, np.ndarray],
+              outputs: list[str] | None = None) -> list[np.ndarray]:
+        try:
+            out = self.session.run(outputs or self._outputs[:1], feeds)
+        except Exception as exc:  # noqa: BLE001 - ORT raises several private types
+            if is_out_of_memory(exc):
+                raise
+            raise ModelError(f"ONNX Runtime failed running {self.path.name}: "
+                             f"{str(exc).strip().splitlines()[0][:300]}") from exc
+        return [np.asarray(o, dtype=np.float32) for o in out]
+
+    def _descriptor(self, *, name: str | None, purpose: str, scale: int = 1,
+                    size_multiple: int = 1, image_input: int = 0, **kw) -> ModelDescriptor:
+        shape = self._inputs[image_input].shape
+        fixed = None
+        if len(shape) == 4 and isinstance(shape[2], int) and isinstance(shape[3], int) \
+                and shape[2] > 0 and shape[3] > 0:
+            fixed = (shape[2], shape[3])
+        return ModelDescriptor(
+            name=name or self.path.stem, purpose=purpose, scale=scale, path=self.path,
+            format="onnx", architecture="onnx graph", precisions=(self.precision,),
+            size_multiple=size_multiple, fixed_size=fixed,
+            extra={"inputs": [f"{i.name}{list(i.shape)}:{i.type}" for i in self._inputs]}, **kw)
+
+    def describe(self) -> dict:
+        info = super().describe()  # type: ignore[misc] - the shape class's LoadedModel.describe
+        info["threads"] = thread_count() if self.device == "cpu" else None
+        return info
+
+    def close(self) -> None:
+        self.session = None
+
+
+class OnnxImageModel(OnnxRunner, ImageModel):
+    def __init__(self, path: Path, session, *, name: str | None, purpose: str | None,
+                 scale: int | None, size_multiple: int | None, precision: str) -> None:
+        self._open(path, session, precision)
+        shape = self._inputs[0].shape
+        in_ch = shape[1] if isinstance(shape[1], int) else 3
+        self.descriptor = self._descriptor(name=name, purpose=purpose or UPSCALE,
+                                           scale=scale or 1, size_multiple=size_multiple or 1,
+                                           in_channels=in_ch)
+        if scale is None or purpose is None:
+            self._probe(purpose)
+
+    def _probe(self, purpose: str | None) -> None:
+        d = self.descriptor
+        ph, pw = d.fixed_size or (max(64, d.size_multiple),) * 2
+        y = self.run(np.full((1, d.in_channels, ph, pw), 0.5, dtype=np.float32))
+        sy, sx = y.shape[2] / ph, y.shape[3] / pw
+        if sy != sx or sy < 1 or sy != int(sy):
+            raise ModelError(f"{self.path.name}: output {y.shape[2]}x{y.shape[3]} for a "
+                             f"{ph}x{pw} input is not an integer upscale; architecture not "
+                             "recognised.")
+        d.scale = int(sy)
+        d.out_channels = int(y.shape[1])
+        if purpose is None:
+            d.purpose = UPSCALE if d.scale > 1 else RESTORE
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if self.max_batch and x.shape[0] != self.max_batch:
+            return np.concatenate([self.run(x[i:i + 1]) for i in range(x.shape[0])])
+        return self._exec({self._inputs[0].name: x.astype(self._in_dtype, copy=False)})[0]
+
+
+class OnnxInterpolationModel(OnnxRunner, InterpolationModel):
+    """``layout``: "concat7" (img0|img1|t planes), "concat6" (img0|img1, middle frame only),
+    "concat6+t" (img0|img1 and a timestep input) or "pair" (img0, img1[, timestep])."""
+
+    def __init__(self, path: Path, session, *, layout: str, image_names: list[str],
+                 time_input, name: str | None, size_multiple: int | None,
+                 precision: str) -> None:
+        self._open(path, session, precision)
+        self._layout = layout
+        self._img_names = image_names
+        self._time_input = time_input
+        self.descriptor = self._descriptor(name=name, purpose=INTERPOLATE,
+                                           size_multiple=size_multiple or 32,
+                                           supports_tiling=False)
+
+    def _time_value(self, inp, t: float, n: int, h: int, w: int) -> np.ndarray:
+        shape = inp.shape
+        dt = _NP_TYPES.get(inp.type, np.float32) or np.float32
+        if len(shape) == 4:
+            full = not (isinstance(shape[2], int) and shape[2] == 1)
+            return np.full((n, 1, h, w) if full else (n, 1, 1, 1), t, dtype=dt)
+        if len(shape) == 0:
+            return np.asarray(t, dtype=dt)
+        return np.full([n] + [1] * (len(shape) - 1), t, dtype=dt)
+
+    def run(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        n, _, h, w = a.shape
+        dt = self._in_dtype
+        if self._layout == "concat7":
+            x = np.concatenate([a, b, np.full((n, 1, h, w), t, np.float32)], axis=1)
+            return self._exec({self._inputs[0].name: x.astype(dt)})[0]
+        if self._layout == "concat6":
+            if abs(t - 0.5) > 1e-6:
+                raise ModelError(f"{self.path.name} only makes the middle frame (t=0.5); "
+                                 f"t={t} was asked.")
+            return self._exec({self._inputs[0].name: np.concatenate([a, b], 1).astype(dt)})[0]
+        feeds: dict[str, np.ndarray] = {}
+        if self._layout == "concat6+t":
+            feeds[self._img_names[0]] = np.concatenate([a, b], 1).astype(dt)
+        else:
+            feeds[self._img_names[0]] = a.astype(dt)
+            feeds[self._img_names[1]] = b.astype(dt)
+        if self._time_input is not None:
+            feeds[self._time_input.name] = self._time_value(self._time_input, t, n, h, w)
+        return self._exec(feeds)[0]
+
+
+class OnnxConditionedImageModel(OnnxRunner, ConditionedImageModel):
+    def __init__(self, path: Path, session, *, image_input: int, name: str | None,
+                 purpose: str | None, size_multiple: int | None, precision: str) -> None:
+        self._open(path, session, precision)
+        self._image = self._inputs[image_input]
+        self._embedding = self._inputs[1 - image_input]
+        self.embedding_size = int(self._embedding.shape[1])
+        self.descriptor = self._descriptor(name=name, purpose=purpose or FACE_SWAP,
+                                           size_multiple=size_multiple or 1,
+                                           image_input=image_input, supports_tiling=False)
+        shape = self._image.shape
+        self.max_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+
+    def run(self, x: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        emb_dt = _NP_TYPES.get(self._embedding.type, np.float32) or np.float32
+        return self._exec({self._image.name: x.astype(self._in_dtype, copy=False),
+                           self._embedding.name: embedding.astype(emb_dt, copy=False)})[0]
+
+
+class OnnxDetectionModel(OnnxRunner, DetectionModel):
+    def __init__(self, path: Path, session, *, name: str | None, purpose: str | None,
+                 size_multiple: int | None, precision: str) -> None:
+        self._open(path, session, precision)
+        self.output_names = tuple(self._outputs)
+        self.descriptor = self._descriptor(name=name, purpose=purpose or FACE_DETECT,
+                                           size_multiple=size_multiple or 1,
+                                           supports_tiling=False, out_channels=0)
+        self.descriptor.extra["outputs"] = list(self._outputs)
+
+    def run(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        out = self._exec({self._inputs[0].name: x.astype(self._in_dtype, copy=False)},
+                         self._outputs)
+        return dict(zip(self._outputs, out, strict=True))
+
+
+def _shape_of(path: Path, inputs, outputs) -> tuple[type[LoadedModel], dict]:
+    """The shape class a graph's I/O says it is, and its constructor's layout arguments."""
+    if len(inputs) == 1:
+        shape = inputs[0].shape
+        if len(shape) != 4:
+            raise ModelError(f"{path.name}: input {inputs[0].name} has shape {shape}; "
+                             "expected NCHW.")
+        ch = shape[1]
+        if isinstance(ch, int) and ch in (6, 7):
+            return OnnxInterpolationModel, {"layout": "concat7" if ch == 7 else "concat6",
+                                            "image_names": [], "time_input": None}
+        if outputs and all(len(o.shape) in (2, 3) for o in outputs):
+            return OnnxDetectionModel, {}
+        return OnnxImageModel, {}
+    if len(inputs) == 2:
+        for k in (0, 1):
+            if len(inputs[k].shape) == 4 and _is_embedding_input(inputs[1 - k]):
+                return OnnxConditionedImageModel, {"image_input": k}
+    images = [i for i in inputs if not _is_time_input(i)]
+    times = [i for i in inputs if _is_time_input(i)]
+    if len(images) == 2 and len(times) <= 1:
+        return OnnxInterpolationModel, {"layout": "pair",
+                                        "image_names": [images[0].name, images[1].name],
+                                        "time_input": times[0] if times else None}
+    if len(images) == 1 and len(times) == 1 and images[0].shape[1] in (6, "6"):
+        return OnnxInterpolationModel, {"layout": "concat6+t", "image_names": [images[0].name],
+                                        "time_input": times[0]}
+    raise ModelError(f"{path.name}: unrecognised inputs {[(i.name, i.shape) for i in inputs]}; "
+                     "expected one NCHW image, img0, img1 and timestep, or an image and an "
+                     "embedding.")
+
+
+def open_onnx(path: Path, *, name: str | None = None, purpose: str | None = None,
+              scale: int | None = None, size_multiple: int | None = None,
+              device: str = "auto", precision: str = "auto") -> LoadedModel:
+    """Open ``path`` as the call shape its graph has.
+
+    ``purpose``/``scale``: what the catalog or manifest says (None: detect). A purpose the
+    graph's shape cannot serve is a ModelError here, before anything runs.
+    """
+    path = Path(path)
+    session = get_session(path, choose_providers(device), fp16=precision == "fp16")
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    cls, layout = _shape_of(path, inputs, outputs)
+    if purpose is not None and purpose not in cls.purposes:
+        raise ModelError(f"{path.name} is a {shape_name(cls)} model (inputs: "
+                         f"{', '.join(i.name for i in inputs)}), not a {purpose} model.")
+    common = {"name": name, "size_multiple": size_multiple, "precision": precision}
+    if cls is OnnxImageModel:
+        return OnnxImageModel(path, session, purpose=purpose, scale=scale, **common)
+    if cls is OnnxInterpolationModel:
+        return OnnxInterpolationModel(path, session, **layout, **common)
+    return cls(path, session, purpose=purpose, **layout, **common)
