@@ -1,7 +1,7 @@
 """Highlight reel: turn a long video into a short one that keeps its best moments.
 
 Analysis (one low-resolution decode) -> fused score -> segment selection -> clean cut and
-join on the engine (workflows/reel_render.py), optionally vertical and subtitled, plus a JSON report. Metadata says
+join (workflows/reel_render.py), optionally vertical and subtitled, plus a JSON report. Metadata says
 ``processing_method`` ("multimodal" when a transcript or LLM score was used, "visual_only"
 otherwise, with the reason) and carries a one-sentence ``message``.
 """
