@@ -1,4 +1,4 @@
-"""media/edit.py: cutting and joining segments cleanly."""
+"""workflows/reel_render.py: cutting and joining segments cleanly."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from highlights_media import make_stitched  # noqa: E402
 
 from reelsmith.errors import InputError  # noqa: E402
-from reelsmith.media.edit import Cue, render, vertical_size  # noqa: E402
 from reelsmith.media.probe import probe  # noqa: E402
+from reelsmith.media.subtitles import Cue  # noqa: E402
+from reelsmith.ops.crop_geometry import vertical_size  # noqa: E402
+from reelsmith.workflows.reel_render import render_reel as render  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,19 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from reelsmith.config import get_settings
+from reelsmith.media.subtitles import Cue
 
 log = logging.getLogger(__name__)
 
 ENV_MODEL = "REELSMITH_WHISPER_MODEL"
 _STOCK_PHRASES = ("thank you for watching", "thanks for watching", "subtitles by",
                   "please subscribe", "amara.org")
-
-
-@dataclass
-class Cue:
-    start: float
-    end: float
-    text: str
 
 
 @dataclass

@@ -136,27 +136,37 @@ class VideoReader:
         return Frame(img, 0.0, 0)
 
     def _to_rgb(self, vf: av.VideoFrame, fmt: str) -> np.ndarray:
-        info = self.info
-        w, h = (self.size if self.size else (vf.width, vf.height))
-        if self.size and info.rotation % 180 != 0:
-            w, h = h, w  # size is given in display orientation
-        pix = vf.format.name
-        if pix.startswith(("yuv", "nv", "p0", "p2")) or pix.startswith("gray"):
-            color = frame_color(vf, info.color)
-            out = vf.reformat(
-                width=w, height=h, format=fmt,
-                src_colorspace=effective_matrix(color, vf.height),
-                src_color_range=effective_range(color, pix),
-                dst_color_range=2,
-                interpolation="AREA" if self.size else None,
-            )
-        else:
-            out = vf.reformat(width=w, height=h, format=fmt,
-                              interpolation="AREA" if self.size else None)
-        img = out.to_ndarray()
-        if self.rotate and info.rotation:
-            img = apply_rotation(img, info.rotation)
-        return img
+        return frame_to_rgb(vf, self.info, fmt=fmt, size=self.size, rotate=self.rotate)
+
+
+def frame_to_rgb(vf: av.VideoFrame, info: MediaInfo, *, fmt: str = "rgb24",
+                 size: tuple[int, int] | None = None, rotate: bool = True) -> np.ndarray:
+    """One decoded frame as an RGB array (``rgb24`` or ``rgb48le``), upright.
+
+    YUV and grey frames are converted with the frame's own matrix and range (falling back to
+    the container's tags, see :func:`frame_color`); ``size`` is an optional display-oriented
+    (width, height) to scale to while converting.
+    """
+    w, h = (size if size else (vf.width, vf.height))
+    if size and info.rotation % 180 != 0:
+        w, h = h, w  # size is given in display orientation
+    pix = vf.format.name
+    if pix.startswith(("yuv", "nv", "p0", "p2")) or pix.startswith("gray"):
+        color = frame_color(vf, info.color)
+        out = vf.reformat(
+            width=w, height=h, format=fmt,
+            src_colorspace=effective_matrix(color, vf.height),
+            src_color_range=effective_range(color, pix),
+            dst_color_range=2,
+            interpolation="AREA" if size else None,
+        )
+    else:
+        out = vf.reformat(width=w, height=h, format=fmt,
+                          interpolation="AREA" if size else None)
+    img = out.to_ndarray()
+    if rotate and info.rotation:
+        img = apply_rotation(img, info.rotation)
+    return img
 
 
 def frame_color(vf: av.VideoFrame, fallback: ColorInfo) -> ColorInfo:

@@ -1,7 +1,7 @@
 """Highlight reel: turn a long video into a short one that keeps its best moments.
 
 Analysis (one low-resolution decode) -> fused score -> segment selection -> clean cut and
-join (media/edit.py), optionally vertical and subtitled, plus a JSON report. Metadata says
+join (workflows/reel_render.py), optionally vertical and subtitled, plus a JSON report. Metadata says
 ``processing_method`` ("multimodal" when a transcript or LLM score was used, "visual_only"
 otherwise, with the reason) and carries a one-sentence ``message``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from reelsmith.engine.context import JobContext
 from reelsmith.errors import UnsupportedMediaError
 from reelsmith.media.atomic import commit, discard, temp_path_for
+from reelsmith.media.subtitles import Cue, write_subtitles
 from reelsmith.media.writer import CODEC_ALIASES
 from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
@@ -91,36 +92,8 @@ class HighlightsParams(BaseModel):
         return self
 
 
-def _fmt_ts(t: float, sep: str) -> str:
-    ms = max(0, int(round(t * 1000)))
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
-def write_subtitles(cues, path: Path, kind: str) -> Path:
-    """Write SRT or WebVTT atomically."""
-    lines: list[str] = ["WEBVTT", ""] if kind == "vtt" else []
-    for i, c in enumerate(cues, 1):
-        sep = "." if kind == "vtt" else ","
-        if kind == "srt":
-            lines.append(str(i))
-        lines.append(f"{_fmt_ts(c.start, sep)} --> {_fmt_ts(c.end, sep)}")
-        lines.extend([c.text.strip(), ""])
-    tmp = temp_path_for(path)
-    try:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-        return commit(tmp, path)
-    except BaseException:
-        discard(tmp)
-        raise
-
-
-def map_cues(transcript_cues, mapping: list[tuple[float, float, float]]):
+def map_cues(transcript_cues: Iterable[Cue], mapping: list[tuple[float, float, float]]) -> list[Cue]:
     """Transcript cues (source time) -> output-timeline cues for [(src_start, src_end, out_start)]."""
-    from reelsmith.media.edit import Cue
-
     out = []
     for s0, s1, o0 in mapping:
         for c in transcript_cues:
@@ -146,8 +119,8 @@ class Highlights(Workflow):
         from reelsmith.analysis.pipeline import AnalysisOptions, analyze
         from reelsmith.analysis.scenes import scenes_from_cuts
         from reelsmith.config import get_settings
-        from reelsmith.media import edit
         from reelsmith.media.probe import probe
+        from reelsmith.workflows.reel_render import render_reel
 
         src = Path(inputs["video"])
         output = Path(output)
@@ -225,7 +198,7 @@ class Highlights(Workflow):
                                  + an.backends["transcript"]["reason"] + ")")
 
         ctx.stage("render", 0.6, 0.98)
-        res = edit.render(src, sel.segments, output, vertical=params.vertical, crossfade=xf,
+        res = render_reel(src, sel.segments, output, vertical=params.vertical, crossfade=xf,
                           cues=cues if params.subtitles == "burn" else None, codec=params.codec,
                           crf=params.crf, ctx=ctx, info=info)
         ctx.stage("report", 0.98, 1.0)

@@ -177,14 +177,6 @@ class InterpolateStage:
             return []
         return [f for group in self._pair(prev, frame) for f in group]
 
-    def _times_before(self, t_first: float) -> list[float]:
-        assert self.fps is not None
-        out = []
-        while self._next_k / float(self.fps) < t_first - 1e-9:
-            out.append(self._next_k / float(self.fps))
-            self._next_k += 1
-        return out
-
     def flush(self) -> list[Frame]:
         out: list[Frame] = [f for group in self._pool.drain() for f in group]
         self._pool.close()
