@@ -3,9 +3,7 @@ contracts), selection only reads the manifest, and the models package has no imp
 
 from __future__ import annotations
 
-import ast
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +13,6 @@ pytest.importorskip("onnx")
 
 from modelgen import make_detect_onnx, make_interp_onnx, make_sr_onnx, make_swap_onnx  # noqa: E402
 
-import reelsmith.models as models_pkg  # noqa: E402
 from reelsmith.errors import InputError, ModelError  # noqa: E402
 from reelsmith.models import (  # noqa: E402
     FACE_DETECT,
@@ -155,49 +152,3 @@ def test_selection_reads_only_and_list_records_dropped_files(graphs, tmp_path, m
     assert manifest["dropped_x2.onnx"]["purpose"] == "upscale"
     assert {m.name: m.purpose for m in record_dropped_files()}["dropped_blend"] == "interpolate"
 
-
-def _models_imports() -> dict[str, set[str]]:
-    """Module -> the reelsmith.models modules it imports, at any depth of the file
-    (function-local imports included)."""
-    root = Path(models_pkg.__file__).parent
-    names = {p.stem for p in root.glob("*.py")}
-    graph: dict[str, set[str]] = {}
-    for p in root.glob("*.py"):
-        edges: set[str] = set()
-        for node in ast.walk(ast.parse(p.read_text("utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module == "reelsmith.models":
-                    edges |= {a.name for a in node.names if a.name in names} or {"__init__"}
-                elif node.module.startswith("reelsmith.models."):
-                    edges.add(node.module.split(".")[2])
-            elif isinstance(node, ast.Import):
-                edges |= {a.name.split(".")[2] for a in node.names
-                          if a.name.startswith("reelsmith.models.")}
-        graph[p.stem] = edges - {p.stem}
-    return graph
-
-
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    state: dict[str, int] = {}
-
-    def visit(n: str, path: list[str]) -> list[str] | None:
-        state[n] = 1
-        for m in sorted(graph.get(n, ())):
-            if state.get(m) == 1:
-                return [*path, n, m]
-            if m not in state and (found := visit(m, [*path, n])):
-                return found
-        state[n] = 2
-        return None
-
-    for n in sorted(graph):
-        if n not in state and (found := visit(n, [])):
-            return found
-    return None
-
-
-def test_no_import_cycle_inside_models():
-    graph = _models_imports()
-    assert "loader" in graph["install"] and "store" in graph["loader"]  # the graph is read
-    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
-    assert _cycle({**graph, "store": graph["store"] | {"loader"}}) is not None  # it would see one
