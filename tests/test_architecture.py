@@ -54,6 +54,13 @@ def import_graph() -> dict[str, set[str]]:
                     t = t.rpartition(".")[0]
                 if t and t != name:
                     graph[name].add(t)
+                # Importing a.b.c runs the package a.b's __init__ first: an edge too, unless
+                # that package is one of the importer's own (already initialising) parents.
+                parent = t.rpartition(".")[0]
+                while parent and parent != "reelsmith":
+                    if not (name == parent or name.startswith(parent + ".")):
+                        graph[name].add(parent)
+                    parent = parent.rpartition(".")[0]
     return graph
 
 

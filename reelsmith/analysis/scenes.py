@@ -1,7 +1,10 @@
-"""Scene cuts, found frame by frame on small analysis frames.
+"""Scene cuts in a video, found frame by frame on small analysis frames.
 
-PySceneDetect's adaptive or content detector when it is installed; otherwise a built-in
-HSV-histogram detector with the same feed-frames interface. Cuts are times in seconds.
+:class:`SceneCutDetector` is fed a video's analysis frames in order and returns cut times in
+seconds (highlight reels). It runs PySceneDetect's content or adaptive detector when
+installed, else a colour-histogram detector with the same interface, built on the same
+histogram distance as the two-frame check the interpolator uses
+(:mod:`reelsmith.ops.scene_cut`), with its own bins and threshold.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import logging
 
 import numpy as np
 
+from reelsmith.ops.scene_cut import histogram_distance, hsv_histogram
+
 log = logging.getLogger(__name__)
 
 DETECTORS = ("adaptive", "content")
-
 
 class SceneCutDetector:
     """``process(rgb, t)`` per analysis frame in order, then ``finish()`` -> sorted cut times.
@@ -61,13 +65,9 @@ class SceneCutDetector:
         self._n += 1
 
     def _hist_process(self, rgb: np.ndarray) -> None:
-        import cv2
-
-        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
-        hist = cv2.calcHist([hsv], [0, 1, 2], None, [16, 8, 8], [0, 180, 0, 256, 0, 256])
-        hist = cv2.normalize(hist, None).flatten()
+        hist = hsv_histogram(rgb, (16, 8, 8))
         if self._prev_hist is not None:
-            dist = cv2.compareHist(self._prev_hist, hist, cv2.HISTCMP_BHATTACHARYYA)
+            dist = histogram_distance(self._prev_hist, hist)
             last = self._cuts_idx[-1] if self._cuts_idx else -10**9
             if dist > self._threshold and self._n - last >= self.min_frames:
                 self._cuts_idx.append(self._n)

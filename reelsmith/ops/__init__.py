@@ -3,11 +3,10 @@
 from reelsmith.ops.interpolate import (
     FlowInterpolator,
     PairState,
-    cut_score,
     interpolate_pair,
     is_duplicate,
-    is_scene_cut,
 )
+from reelsmith.ops.scene_cut import cut_score, is_scene_cut
 from reelsmith.ops.upscale import ClassicalUpscaler, target_size, upscale_image
 
 __all__ = [

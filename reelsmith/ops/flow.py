@@ -43,6 +43,17 @@ def check_frame(img: np.ndarray, what: str = "frame") -> None:
         raise InputError(f"The {what} is too small ({img.shape[1]}x{img.shape[0]}).")
 
 
+def check_pair(a: np.ndarray, b: np.ndarray) -> None:
+    """Raise :class:`InputError` unless ``a`` and ``b`` are valid frames of one size and depth."""
+    check_frame(a, "first frame")
+    check_frame(b, "second frame")
+    if a.shape != b.shape:
+        raise InputError(f"The two frames differ in size: {a.shape[1]}x{a.shape[0]} "
+                         f"and {b.shape[1]}x{b.shape[0]}.")
+    if a.dtype != b.dtype:
+        raise InputError(f"The two frames differ in bit depth: {a.dtype} and {b.dtype}.")
+
+
 def to_gray8(img: np.ndarray) -> np.ndarray:
     """RGB uint8/uint16 -> grayscale uint8 (DIS works on 8-bit single-channel images)."""
     if img.dtype == np.uint16:

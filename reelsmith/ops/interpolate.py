@@ -28,23 +28,21 @@ from reelsmith.errors import InputError
 from reelsmith.ops.flow import (
     DenseFlow,
     FlowSettings,
-    check_frame,
+    check_pair,
     downscale,
     flow_size,
     resize_flow,
     to_gray8,
 )
+from reelsmith.ops.scene_cut import DEFAULT_CUT_THRESHOLD, cut_score
 from reelsmith.ops.warp import backward_warp, consistency, intermediate_flow, photometric_error
 
 __all__ = [
-    "DEFAULT_CUT_THRESHOLD",
     "QUALITY_PRESETS",
     "FlowInterpolator",
     "PairState",
-    "cut_score",
     "interpolate_pair",
     "is_duplicate",
-    "is_scene_cut",
 ]
 
 
@@ -64,10 +62,6 @@ QUALITY_PRESETS: dict[str, _Preset] = {
                                  max_pixels=1_000_000),
                     cv2.INTER_LANCZOS4, bilinear_splat=True),
 }
-
-#: Default for :func:`is_scene_cut`: motion-compensated difference score above which two
-#: frames are treated as belonging to different shots.
-DEFAULT_CUT_THRESHOLD = 0.30
 
 # Confidence of a flow vector: exp(-_CONF * (photometric error + _FB * fb error)).
 _CONF = 0.1
@@ -102,21 +96,11 @@ class PairState:
         return self.kind == "duplicate"
 
 
-def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
-    check_frame(a, "first frame")
-    check_frame(b, "second frame")
-    if a.shape != b.shape:
-        raise InputError(f"The two frames differ in size: {a.shape[1]}x{a.shape[0]} "
-                         f"and {b.shape[1]}x{b.shape[0]}.")
-    if a.dtype != b.dtype:
-        raise InputError(f"The two frames differ in bit depth: {a.dtype} and {b.dtype}.")
-
-
 def is_duplicate(a: np.ndarray, b: np.ndarray, tolerance: float = 0.5) -> bool:
     """True when the frames are the same picture (identical, or mean absolute difference
     below ``tolerance`` in 8-bit units with no pixel off by more than 3/255).
     """
-    _check_pair(a, b)
+    check_pair(a, b)
     if np.array_equal(a, b):
         return True
     ga, gb = _small_gray(a, 65_536), _small_gray(b, 65_536)
@@ -129,51 +113,12 @@ def _small_gray(img: np.ndarray, max_pixels: int) -> np.ndarray:
     return downscale(to_gray8(img), size).astype(np.float32)
 
 
-def cut_score(a: np.ndarray, b: np.ndarray) -> float:
-    """How unlike two frames are once motion is compensated, in [0, 1].
-
-    Both frames are reduced to small blurred grayscale images, ``b`` is aligned to ``a``
-    with a coarse optical flow, and the remaining mean absolute difference is compared
-    with the frames' own contrast; a colour-histogram distance catches cuts between
-    shots with similar structure. Plain motion scores low, a change of shot high.
-    """
-    _check_pair(a, b)
-    size = flow_size(a.shape[1], a.shape[0], 16_384)
-    ga = cv2.GaussianBlur(downscale(to_gray8(a), size), (3, 3), 0)
-    gb = cv2.GaussianBlur(downscale(to_gray8(b), size), (3, 3), 0)
-    if min(size) >= 16:
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        flow = dis.calc(ga, gb, None)
-        residual = photometric_error(ga, gb, flow)
-    else:
-        residual = np.abs(ga.astype(np.float32) - gb.astype(np.float32))
-    contrast = 0.5 * (float(ga.std()) + float(gb.std())) + 8.0
-    structural = min(1.0, float(residual.mean()) / contrast)
-    return max(structural, _histogram_distance(a, b))
-
-
-def _histogram_distance(a: np.ndarray, b: np.ndarray) -> float:
-    size = flow_size(a.shape[1], a.shape[0], 16_384)
-    hists = []
-    for img in (a, b):
-        small = img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8)
-        small = cv2.resize(np.ascontiguousarray(small), size, interpolation=cv2.INTER_AREA)
-        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
-        h = cv2.calcHist([hsv], [0, 1, 2], None, [12, 4, 4], [0, 180, 0, 256, 0, 256])
-        hists.append(cv2.normalize(h, None).flatten())
-    return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
-
-
-def is_scene_cut(a: np.ndarray, b: np.ndarray, threshold: float = DEFAULT_CUT_THRESHOLD) -> bool:
-    """True when ``a`` and ``b`` belong to different shots (see :func:`cut_score`)."""
-    return cut_score(a, b) > threshold
-
-
 class FlowInterpolator:
     """Optical-flow frame interpolator (no weights).
 
     ``quality`` is ``"fast"``, ``"medium"`` (default) or ``"high"``: finer flow and a
-    sharper resampler, slower. ``cut_threshold`` overrides :data:`DEFAULT_CUT_THRESHOLD`.
+    sharper resampler, slower. ``cut_threshold`` overrides
+    :data:`reelsmith.ops.scene_cut.DEFAULT_CUT_THRESHOLD`.
     An instance holds an OpenCV flow object: use one per thread.
     """
 
@@ -190,7 +135,7 @@ class FlowInterpolator:
 
     def prepare(self, a: np.ndarray, b: np.ndarray) -> PairState:
         """Analyse a pair once: duplicate? cut? otherwise the flows both ways."""
-        _check_pair(a, b)
+        check_pair(a, b)
         if is_duplicate(a, b):
             return PairState(a, b, "duplicate")
         score = cut_score(a, b)

@@ -1,19 +1,19 @@
-"""The workflow catalogue. Importing this package registers the built-in workflows; a plugin
-registers its own with ``@register`` from :mod:`reelsmith.workflows.base` when imported
+"""The workflow catalogue.
+
+Importing this package imports every module in it, and each workflow module registers its
+workflow with ``@register`` (from :mod:`reelsmith.workflows.base`): a new built-in workflow is
+one file here plus its tests. Plugins register the same way when imported
 (``reelsmith serve --import-module``).
 
 ``get_workflow`` and ``list_workflows`` live here, not in ``base``, so that the registry never
-has to import the workflows that register into it: imports point one way only.
+imports the workflows that register into it: imports point one way only.
 """
 
 from __future__ import annotations
 
-from reelsmith.workflows import (  # noqa: F401 - imported to register them
-    highlights,
-    interpolate,
-    upscale,
-    upscale_and_interpolation,
-)
+import importlib
+import pkgutil
+
 from reelsmith.workflows.base import (
     InputSpec,
     Workflow,
@@ -24,6 +24,9 @@ from reelsmith.workflows.base import (
 )
 
 __all__ = ["InputSpec", "Workflow", "WorkflowResult", "get_workflow", "list_workflows", "register"]
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def get_workflow(name: str) -> Workflow:

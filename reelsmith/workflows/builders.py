@@ -101,7 +101,8 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
 
 def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[InterpolateStage, Fraction, bool, dict]:
     """Stage, output fps, whether the output is constant-rate, and a description."""
-    from reelsmith.ops.interpolate import FlowInterpolator, is_duplicate, is_scene_cut
+    from reelsmith.ops.interpolate import FlowInterpolator, is_duplicate
+    from reelsmith.ops.scene_cut import is_scene_cut
 
     in_fps = info.fps or Fraction(25)
     model = select_interpolator(p.interpolation_model)
