@@ -115,7 +115,8 @@ def _import_ncnn(src: Path, *, name: str | None, entry: CatalogEntry | None,
                  purpose: str | None, scale: int | None) -> InstalledModel:
     """Convert an ncnn pair to ``<stem>.safetensors`` in the models directory and record it.
 
-    A catalog checksum may name either file of the pair. The converted file is loaded once
+    A catalog checksum may name either file of the pair; the catalog priority is recorded, as
+    the converted file no longer has the catalog's file name. The converted file is loaded once
     before it takes its final name, so a file that does not load is never installed.
     """
     param, weights = ncnn_pair(src)
@@ -145,5 +146,5 @@ def _import_ncnn(src: Path, *, name: str | None, entry: CatalogEntry | None,
     record(dest_name, name=name or (entry.name if entry else param.stem),
            sha256=sha256_file(dest), size=dest.stat().st_size, purpose=purpose, scale=scale,
            source=str(param), converted_from="ncnn", architecture=conv.architecture,
-           source_sha256=digests)
+           source_sha256=digests, priority=entry.priority if entry else None)
     return InstalledModel(dest, entry_for_file(dest_name), read_manifest().get(dest_name, {}))
