@@ -5,6 +5,10 @@ scale in the manifest. :func:`record_dropped_files` does the recording part for 
 dropped into the directory by hand. This is the only module that both opens models and
 writes the manifest: it sits above the loader (store <- loader <- install), so the store
 never imports the loader and there is no import cycle; selection only reads.
+
+An ncnn pair (``.param`` + ``.bin``) is converted once on import: the models directory gets
+``<name>.safetensors`` (spandrel key layout, output scale and source in its metadata) and the
+manifest records the ncnn files it came from; ``--model x.param`` converts in memory instead.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import tempfile
 from pathlib import Path
 
 from reelsmith.errors import ModelError
-from reelsmith.models.catalog import entry_for_file, load_catalog
-from reelsmith.models.formats import MODEL_SUFFIXES, is_model_file
+from reelsmith.models.catalog import CatalogEntry, entry_for_file, load_catalog
+from reelsmith.models.formats import MODEL_SUFFIXES, is_model_file, is_ncnn
 from reelsmith.models.loader import load_model
+from reelsmith.models.ncnn_convert import convert_ncnn, ncnn_pair, save_safetensors
 from reelsmith.models.store import (
     InstalledModel,
     installed_models,
@@ -51,6 +56,8 @@ def import_model(src: Path, *, name: str | None = None, link: bool = False,
         raise ModelError(f"Cannot import {src.name}: not a model file "
                          f"(expected one of {', '.join(MODEL_SUFFIXES)}).")
     entry = load_catalog().get(name) if name else None
+    if is_ncnn(src):
+        return _import_ncnn(src, name=name, entry=entry, purpose=purpose, scale=scale)
     if probe:
         loaded = load_model(src, device="cpu")
         purpose = purpose or loaded.purpose
@@ -102,3 +109,42 @@ def record_dropped_files() -> list[InstalledModel]:
         record(m.path.name, purpose=d.purpose, scale=d.scale)
         m.recorded.update(purpose=d.purpose, scale=d.scale)
     return models
+
+
+def _import_ncnn(src: Path, *, name: str | None, entry: CatalogEntry | None,
+                 purpose: str | None, scale: int | None) -> InstalledModel:
+    """Convert an ncnn pair to ``<stem>.safetensors`` in the models directory and record it.
+
+    A catalog checksum may name either file of the pair; the catalog priority is recorded, as
+    the converted file no longer has the catalog's file name. The converted file is loaded once
+    before it takes its final name, so a file that does not load is never installed.
+    """
+    param, weights = ncnn_pair(src)
+    digests = {"param": sha256_file(param), "bin": sha256_file(weights)}
+    if entry and entry.sha256 and entry.sha256 not in digests.values():
+        raise ModelError(f"{param.name} + {weights.name} do not match the catalog checksum of "
+                         f"{entry.name} (expected {entry.sha256}).")
+    conv = convert_ncnn(param)
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    dest_name = f"{Path(entry.file).stem if entry else param.stem}.safetensors"
+    # a dot name: discovery skips it until it is complete and has loaded once
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(dest_name).stem}.", suffix=".safetensors",
+                               dir=root)
+    os.close(fd)
+    try:
+        save_safetensors(conv, Path(tmp))
+        loaded = load_model(Path(tmp), device="cpu")
+        purpose = purpose or loaded.purpose
+        scale = scale or loaded.scale
+        loaded.close()
+        os.replace(tmp, root / dest_name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dest = root / dest_name
+    record(dest_name, name=name or (entry.name if entry else param.stem),
+           sha256=sha256_file(dest), size=dest.stat().st_size, purpose=purpose, scale=scale,
+           source=str(param), converted_from="ncnn", architecture=conv.architecture,
+           source_sha256=digests, priority=entry.priority if entry else None)
+    return InstalledModel(dest, entry_for_file(dest_name), read_manifest().get(dest_name, {}))

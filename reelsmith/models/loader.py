@@ -14,7 +14,7 @@ from reelsmith.errors import ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.catalog import CatalogEntry, entry_for_file, find_entry, unknown_name_message
 from reelsmith.models.descriptor import PRECISIONS, PURPOSES
-from reelsmith.models.formats import ONNX_SUFFIXES, TORCH_SUFFIXES, is_model_file
+from reelsmith.models.formats import ONNX_SUFFIXES, TORCH_SUFFIXES, is_model_file, is_ncnn
 from reelsmith.models.onnx_models import open_onnx  # onnxruntime itself loads on first use
 from reelsmith.models.shapes import shape_for, shape_name
 from reelsmith.models.store import find_installed, read_manifest
@@ -79,12 +79,13 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
         model = open_onnx(path, name=name, purpose=hint_purpose,
                           scale=int(hint_scale) if hint_scale else None,
                           size_multiple=multiple, device=device, precision=precision)
-    elif suffix in TORCH_SUFFIXES:
+    elif suffix in TORCH_SUFFIXES or is_ncnn(path):  # ncnn pairs are converted to torch
         model = load_torch_model(path, name=name, purpose=hint_purpose, device=device,
                                  precision=precision)
     else:
         raise ModelError(f"{path.name}: unsupported model format {suffix or '(none)'}; "
-                         "use .onnx, .pth, .pt or .safetensors.")
+                         "use .onnx, .pth, .pt, .safetensors or an ncnn "
+                         ".param + .bin pair.")
     shape = shape_for(model.purpose)
     if not isinstance(model, shape):
         raise ModelError(f"The model {name!r} is recorded as a {model.purpose} model but is "

@@ -18,7 +18,7 @@ from pathlib import Path
 from reelsmith.config import get_settings
 from reelsmith.errors import ModelError
 from reelsmith.models.catalog import CatalogEntry, entry_for_file
-from reelsmith.models.formats import is_model_file
+from reelsmith.models.formats import is_model_file, is_ncnn_weights
 
 MANIFEST = "manifest.json"
 
@@ -100,7 +100,8 @@ def installed_models() -> list[InstalledModel]:
     manifest = read_manifest(root)
     out = []
     for p in sorted(root.iterdir()):
-        if p.is_file() and is_model_file(p.name) and not p.name.startswith("."):
+        if (p.is_file() and is_model_file(p.name) and not p.name.startswith(".")
+                and not is_ncnn_weights(p)):  # an ncnn pair is listed once, by its .param
             out.append(InstalledModel(p, entry_for_file(p.name), manifest.get(p.name, {})))
     return out
 

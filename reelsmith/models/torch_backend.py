@@ -1,5 +1,7 @@
 """PyTorch backend: .pth/.pt/.safetensors through spandrel, and RIFE 4.x through
-:mod:`reelsmith.models.rife`.
+:mod:`reelsmith.models.rife`. ncnn Real-ESRGAN pairs (.param + .bin) are converted in memory
+by :mod:`reelsmith.models.ncnn_convert` and loaded through spandrel like a .pth; a graph
+that ends in a resize (realesr-animevideov3 x2/x3) keeps it (:class:`ResizedOutput`).
 
 Safe loading only: ``.safetensors`` via safetensors, everything else via
 ``torch.load(weights_only=True)``, which refuses any pickle that is more than tensors and
@@ -23,6 +25,8 @@ from reelsmith.models.descriptor import (
     UPSCALE,
     ModelDescriptor,
 )
+from reelsmith.models.formats import is_ncnn
+from reelsmith.models.ncnn_convert import META_OUTPUT_SCALE, META_SOURCE, convert_ncnn
 from reelsmith.models.shapes import ImageModel, InterpolationModel
 from reelsmith.models.tiling import is_out_of_memory
 
@@ -113,6 +117,48 @@ def resolve_precision(precision: str, device: str, half: bool, bf16: bool) -> st
     return precision
 
 
+class ResizedOutput:
+    """A spandrel model whose raw output is bicubic-resized to ``scale`` x the input, the
+    way the ncnn realesr-animevideov3 x2/x3 graphs end (resize before clamping)."""
+
+    def __init__(self, desc, scale: int) -> None:
+        self.desc = desc
+        self.scale = scale
+
+    def __call__(self, x):
+        torch = _torch()
+        y = self.desc.model(x)
+        h, w = x.shape[-2:]
+        return torch.nn.functional.interpolate(
+            y, size=(h * self.scale, w * self.scale), mode="bicubic", align_corners=False)
+
+
+def read_weights(path: Path) -> tuple[dict, str, dict]:
+    """(state dict, format, info) for a weight file or an ncnn pair.
+
+    ``info`` is {} for plain files; for ncnn pairs, and for .safetensors written from one by
+    ``models import``, it holds ``scale`` (what the file outputs) and ``source``.
+    """
+    torch = _torch()
+    if is_ncnn(path):
+        conv = convert_ncnn(path)
+        sd = {k: torch.from_numpy(v) for k, v in conv.state_dict.items()}
+        return sd, "ncnn", {"scale": conv.scale, "source": conv.source}
+    sd = load_state_dict(path)
+    if path.suffix.lower() != ".safetensors":
+        return sd, "pth", {}
+    from safetensors import safe_open  # present: load_state_dict just read the file
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+    info: dict = {}
+    if meta.get(META_OUTPUT_SCALE, "").isdigit():
+        info["scale"] = int(meta[META_OUTPUT_SCALE])
+    if meta.get(META_SOURCE):
+        info["source"] = meta[META_SOURCE]
+    return sd, "safetensors", info
+
+
 class TorchRunner:
     """Module plumbing shared by the PyTorch call shapes (mixed in before the shape class).
 
@@ -177,13 +223,15 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
     dev = resolve_device(device)
     st = path.stat()
     key = (str(path.resolve()), st.st_mtime_ns, st.st_size, dev, precision, purpose)
+    if is_ncnn(path):  # a pair: the weights file changes the model too
+        bst = path.with_suffix(".bin").stat() if path.with_suffix(".bin").is_file() else None
+        key += ((bst.st_mtime_ns, bst.st_size) if bst else None,)
     with _LOCK:
         hit = _CACHE.get(key)
     if hit is not None:
         module, desc, prec, cls = hit
         return cls(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec)
-    sd = load_state_dict(path)
-    fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "pth"
+    sd, fmt, info = read_weights(path)
     from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
 
     if is_rife_state_dict(sd):
@@ -199,7 +247,7 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
         cls: type[TorchImageModel | TorchInterpolationModel] = TorchInterpolationModel
     else:
         module, desc, prec = _load_spandrel(sd, path, name=name, fmt=fmt, purpose=purpose,
-                                            device=dev, precision=precision)
+                                            device=dev, precision=precision, info=info)
         cls = TorchImageModel
     with _LOCK:
         _CACHE[key] = (module, desc, prec, cls)
@@ -207,7 +255,7 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
 
 
 def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,
-                   device: str, precision: str):
+                   device: str, precision: str, info: dict | None = None):
     torch = _torch()
     try:
         import spandrel
@@ -225,7 +273,9 @@ def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | 
     if not isinstance(desc, spandrel.ImageModelDescriptor):
         raise ModelError(f"{path.name} is a {desc.architecture.name} model "
                          f"({desc.purpose}); only single-image models are supported.")
-    spurpose = {"SR": UPSCALE if desc.scale > 1 else RESTORE, "FaceSR": FACE_RESTORE,
+    info = info or {}
+    scale = int(info.get("scale") or desc.scale)
+    spurpose = {"SR": UPSCALE if scale > 1 else RESTORE, "FaceSR": FACE_RESTORE,
                 "Restoration": RESTORE}.get(desc.purpose)
     if spurpose is None:
         raise ModelError(f"{path.name} is a {desc.purpose} model; not supported here.")
@@ -241,11 +291,17 @@ def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | 
     req = desc.size_requirements
     precisions = tuple(p for p, ok in (("fp32", True), ("fp16", desc.supports_half),
                                        ("bf16", desc.supports_bfloat16)) if ok)
+    arch = desc.architecture.name
+    module = desc
+    if scale != desc.scale:
+        module = ResizedOutput(desc, scale)
+        arch += f" (x{desc.scale}, bicubic-resized to x{scale})"
+    extra = {"source": info["source"]} if info.get("source") else {}
     md = ModelDescriptor(
-        name=name, purpose=final_purpose, scale=int(desc.scale), path=path, format=fmt,
-        architecture=desc.architecture.name, in_channels=desc.input_channels,
+        name=name, purpose=final_purpose, scale=scale, path=path, format=fmt,
+        architecture=arch, in_channels=desc.input_channels,
         out_channels=desc.output_channels, supports_tiling=tiling == "SUPPORTED",
         precisions=precisions, size_multiple=max(1, int(req.multiple_of or 1)),
         extra={"spandrel_purpose": desc.purpose, "min_size": req.minimum,
-               "square": bool(req.square)})
-    return desc, md, prec
+               "square": bool(req.square), **extra})
+    return module, md, prec
