@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reelsmith.config import pip_environment
 from reelsmith.errors import ModelError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -95,7 +96,7 @@ def _truthy(value: str) -> bool:
 
 def read_pip_config(env: dict[str, str] | None = None) -> IndexConfig:
     """pip's index settings from its configuration files and ``PIP_*`` variables."""
-    env = dict(os.environ if env is None else env)
+    env = dict(pip_environment() if env is None else env)
     values: dict[str, tuple[str, str]] = {}  # key -> (value, where it was set)
     if env.get("PIP_CONFIG_FILE") != os.devnull:
         for path in _config_files(env):
