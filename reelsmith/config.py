@@ -211,6 +211,16 @@ def get_settings() -> Settings:
     return Settings(**values)
 
 
+#: Variables pip's own configuration lives in (read for ``models pull`` from the package index;
+#: they are pip's settings, not reelsmith's).
+PIP_ENVIRONMENT = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "VIRTUAL_ENV")
+
+
+def pip_environment() -> dict[str, str]:
+    """The ``PIP_*`` variables and the ones that locate pip's configuration files."""
+    return {k: v for k, v in os.environ.items() if k.startswith("PIP_") or k in PIP_ENVIRONMENT}
+
+
 def reset_settings() -> None:
     get_settings.cache_clear()
 

