@@ -121,3 +121,20 @@ def make_detect_onnx(path: Path, *, fixed: tuple[int, int] | None = None) -> Pat
         [helper.make_tensor_value_info("scores", et, ["N", 3]),
          helper.make_tensor_value_info("peaks", et, ["N", 3])])
     return _save(graph, path)
+
+
+def save_rife_v3(path: Path, *, timestep: bool = True, refine: bool = True,
+                 prefix: str = "module.", teacher: bool = True, seed: int = 0):
+    """A tiny random-weight RIFE HDv3 (v3.x) net saved like the published ``flownet.pkl``:
+    ``module.``-prefixed keys plus a training-only teacher block. Returns (path, net)."""
+    import torch
+
+    from reelsmith.models.rife_v3 import make_random_ifnet_v3
+
+    net = make_random_ifnet_v3(timestep=timestep, refine=refine, seed=seed)
+    sd = {prefix + k: v.detach().clone() for k, v in net.state_dict().items()}
+    if teacher:
+        sd[prefix + "block_tea.conv0.0.0.weight"] = torch.zeros(8, 21, 3, 3)
+        sd[prefix + "block_tea.lastconv.bias"] = torch.zeros(5)
+    torch.save(sd, path)
+    return path, net

@@ -232,6 +232,17 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
         module, desc, prec, cls = hit
         return cls(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec)
     sd, fmt, info = read_weights(path)
+    from reelsmith.models import rife_v3
+
+    if rife_v3.is_rife_v3_state_dict(sd):  # RIFE HDv3 (v3.x): built by its own module
+        net = rife_v3.ifnet_v3_from_state_dict(sd)
+        prec = resolve_precision(precision, dev, half=True, bf16=False)
+        hit = (net.to(dev, dtype=getattr(torch, _DTYPES[prec])), ModelDescriptor(
+            name=name, path=path, format=fmt, **rife_v3.descriptor_fields(net)), prec,
+            TorchInterpolationModel)
+        with _LOCK:
+            _CACHE[key] = hit
+        return TorchInterpolationModel(*hit[:2], dev, prec)
     from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
 
     if is_rife_state_dict(sd):
