@@ -1,9 +1,14 @@
-"""PyTorch backend: .pth/.pt/.safetensors through spandrel, and RIFE 4.x through
-:mod:`reelsmith.models.rife`.
+"""PyTorch backend: .pth/.pt/.pkl/.safetensors through spandrel, and RIFE through
+:mod:`reelsmith.models.rife` (4.x) or :mod:`reelsmith.models.rife_v3` (v3.x, when present).
 
-Safe loading only: ``.safetensors`` via safetensors, everything else via
+Safe loading only: ``.safetensors`` via safetensors, everything else (Practical-RIFE's
+``flownet.pkl`` included: it is a ``torch.save`` pickle of a state dict) via
 ``torch.load(weights_only=True)``, which refuses any pickle that is more than tensors and
 plain containers -- no code from a model file is ever executed.
+
+RIFE run options (:meth:`TorchInterpolationModel.configure`): ``scale`` (flow estimation
+scale, 0.5 for 4K) and ``ensemble``; the model's description reports them and the
+training-only tensors its checkpoint carried (``ignored_keys``).
 """
 
 from __future__ import annotations
@@ -161,18 +166,48 @@ class TorchImageModel(TorchRunner, ImageModel):
 
 
 class TorchInterpolationModel(TorchRunner, InterpolationModel):
-    """RIFE IFNet 4.x: ``module(img0, img1, timestep_plane)``."""
+    """RIFE IFNet: ``module.interpolate(img0, img1, timestep_plane, scale=, ensemble=)``.
+
+    The module also answers ``size_multiple_for(scale)``, ``supports_ensemble`` and
+    ``ignored_keys`` (see :class:`reelsmith.models.rife.IFNet`)."""
+
+    flow_scale: float = 1.0
+    ensemble: bool = False
+
+    def configure(self, *, scale: float = 1.0, ensemble: bool = False) -> None:
+        """Set the flow estimation scale (0.25, 0.5, 1 or 2; 0.5 for 4K) and ensembling."""
+        from reelsmith.models.rife import FLOW_SCALES
+
+        if float(scale) not in FLOW_SCALES:
+            raise ModelError(f"RIFE flow scale {scale} is not supported; use one of "
+                             f"{', '.join(f'{s:g}' for s in FLOW_SCALES)} (0.5 for 4K).")
+        if ensemble and not getattr(self.module, "supports_ensemble", False):
+            raise ModelError(f"The model {self.name!r} has no ensemble mode (RIFE 4.15+ "
+                             "checkpoints pass features between blocks and dropped it); "
+                             "turn ensemble off.")
+        self.flow_scale, self.ensemble = float(scale), bool(ensemble)
+        multiple = int(self.module.size_multiple_for(self.flow_scale))
+        self.descriptor = ModelDescriptor(**{**self.descriptor.__dict__,
+                                             "size_multiple": multiple})
 
     def run(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         n, _, h, w = a.shape
         ts = np.full((n, 1, h, w), t, dtype=np.float32)
-        return self._infer(self.module, self._tensor(a), self._tensor(b), self._tensor(ts))
+        return self._infer(lambda *x: self.module.interpolate(*x, scale=self.flow_scale,
+                                                              ensemble=self.ensemble),
+                           self._tensor(a), self._tensor(b), self._tensor(ts))
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info.update({"flow_scale": self.flow_scale, "ensemble": self.ensemble,
+                     "ignored_keys": self.descriptor.extra.get("ignored_keys")})
+        return info
 
 
 def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
                      device: str = "auto", precision: str = "auto"
                      ) -> TorchImageModel | TorchInterpolationModel:
-    """Load a .pth/.safetensors file: RIFE 4.x by its key layout, else spandrel."""
+    """Load a .pth/.pkl/.safetensors file: RIFE by its key layout, else spandrel."""
     torch = _torch()
     dev = resolve_device(device)
     st = path.stat()
@@ -184,18 +219,17 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
         return cls(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec)
     sd = load_state_dict(path)
     fmt = "safetensors" if path.suffix.lower() == ".safetensors" else "pth"
-    from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
+    from reelsmith.models.rife import rife_version
 
-    if is_rife_state_dict(sd):
-        net = ifnet_from_state_dict(sd)
+    version = rife_version(sd)
+    if version is not None:
+        net, arch = _load_rife(sd, version, path)
         prec = resolve_precision(precision, dev, half=True, bf16=True)
         module = net.to(dev, dtype=getattr(torch, _DTYPES[prec]))
         desc = ModelDescriptor(
             name=name, purpose=INTERPOLATE, scale=1, path=path, format=fmt,
-            architecture=f"RIFE IFNet 4.x ({net.n_blocks} blocks"
-                         f"{', encoder' if net.has_encoder else ''})",
-            supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
-            size_multiple=net.size_multiple)
+            architecture=arch, supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
+            size_multiple=net.size_multiple, extra={"ignored_keys": _ignored(net)})
         cls: type[TorchImageModel | TorchInterpolationModel] = TorchInterpolationModel
     else:
         module, desc, prec = _load_spandrel(sd, path, name=name, fmt=fmt, purpose=purpose,
@@ -204,6 +238,34 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
     with _LOCK:
         _CACHE[key] = (module, desc, prec, cls)
     return cls(module, desc, dev, prec)
+
+
+def _load_rife(sd: dict, version: str, path: Path) -> tuple[Any, str]:
+    """(network, architecture words) for a RIFE state dict of ``version``."""
+    import importlib
+    import importlib.util
+
+    if version == "3.x":
+        if importlib.util.find_spec("reelsmith.models.rife_v3") is None:
+            raise ModelError(f"{path.name} is a RIFE v3.x (HDv3) checkpoint; this build only "
+                             "runs RIFE 4.x checkpoints. Use a RIFE 4.x model (e.g. "
+                             "Practical-RIFE 4.25's flownet.pkl).")
+        rife_v3 = importlib.import_module("reelsmith.models.rife_v3")
+        net = rife_v3.ifnet_v3_from_state_dict(sd)
+        return net, str(getattr(net, "architecture", "RIFE IFNet v3.x (HDv3)"))
+    from reelsmith.models.rife import ifnet_from_state_dict
+
+    net = ifnet_from_state_dict(sd)
+    return net, (f"RIFE IFNet 4.x ({net.n_blocks} blocks"
+                 f"{', encoder' if net.has_encoder else ''}"
+                 f"{', feature passing' if net.feat_pass else ''})")
+
+
+def _ignored(net: Any) -> dict | None:
+    from reelsmith.models.rife import ignored_summary
+
+    keys = list(getattr(net, "ignored_keys", []) or [])
+    return ignored_summary(keys) if keys else None
 
 
 def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,
