@@ -35,7 +35,7 @@ with a sentence and the backend can hand it to a v3 loader.
 
 Options at run time (as Practical-RIFE's): ``scale`` multiplies the resolution the flow is
 estimated at (0.5 for 4K, "UHD"; 0.25, 1, 2 also allowed): every block works at
-``block_scale / scale``. ``ensemble`` (layouts without feature passing, i.e. before 4.15)
+``block_scale / scale``. ``ensemble`` (layouts without feature passing only)
 also runs each block on the swapped pair at 1 - t and averages flow and mask, as
 Practical-RIFE 4.x did until 4.21 dropped it.
 """
@@ -221,8 +221,8 @@ class IFNet(nn.Module):
                     scale: float = 1.0, ensemble: bool = False) -> torch.Tensor:
         """The frame at ``timestep``; flow estimated at ``scale`` x the resolution."""
         if ensemble and not self.supports_ensemble:
-            raise ModelError("This RIFE checkpoint passes features between blocks (4.15+), "
-                             "which has no ensemble mode; turn ensemble off.")
+            raise ModelError("This RIFE checkpoint passes features between blocks (as 4.25 "
+                             "does), which has no ensemble mode; turn ensemble off.")
         n, _, h, w = img0.shape
         timestep = timestep.expand(n, 1, h, w)
         if self.has_encoder:

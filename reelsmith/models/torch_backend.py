@@ -182,8 +182,9 @@ class TorchInterpolationModel(TorchRunner, InterpolationModel):
             raise ModelError(f"RIFE flow scale {scale} is not supported; use one of "
                              f"{', '.join(f'{s:g}' for s in FLOW_SCALES)} (0.5 for 4K).")
         if ensemble and not getattr(self.module, "supports_ensemble", False):
-            raise ModelError(f"The model {self.name!r} has no ensemble mode (RIFE 4.15+ "
-                             "checkpoints pass features between blocks and dropped it); "
+            raise ModelError(f"The model {self.name!r} has no ensemble mode: its blocks pass "
+                             "features to the next (as in RIFE 4.25), which ensembling does not "
+                             "define; "
                              "turn ensemble off.")
         self.flow_scale, self.ensemble = float(scale), bool(ensemble)
         multiple = int(self.module.size_multiple_for(self.flow_scale))

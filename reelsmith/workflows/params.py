@@ -90,7 +90,7 @@ class InterpolateFields(BaseModel):
     rife_ensemble: bool = param(
         False, group="Interpolate", order=26, advanced=True,
         description="RIFE ensemble: also run on the swapped frame pair and average (slower; "
-                    "RIFE 4.x before 4.15 only).")
+                    "RIFE checkpoints whose blocks do not pass features, i.e. not 4.25).")
 
     @model_validator(mode="after")
     def _one_rate(self):
