@@ -56,7 +56,11 @@ def test_a_flag_for_every_field_with_its_choices_and_default(command):
         if spec.default is not None:
             assert f"(default {_as_cli(spec.default)})" in action.help
             # The default, typed on the command line, is the model's default again.
-            given = _parse(command, flag_for(spec), _as_cli(spec.default))
+            if spec.kind == "bool":  # --flag / --no-flag
+                flag = flag_for(spec) if spec.default else "--no-" + flag_for(spec)[2:]
+                given = _parse(command, flag)
+            else:
+                given = _parse(command, flag_for(spec), _as_cli(spec.default))
             assert model(**given) == model(), spec.name
 
 

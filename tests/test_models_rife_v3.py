@@ -218,7 +218,7 @@ def test_v39_file_through_load_model():
     assert info["architecture"].startswith("RIFE IFNet HDv3")
     assert "timestep: input" in info["architecture"]
     assert "ignored training-only block_tea.* (32 tensors)" in info["architecture"]
-    assert len(model.descriptor.extra["ignored_keys"]) == 32
+    assert model.descriptor.extra["ignored_keys"] == {"count": 32, "prefixes": ["block_tea"]}
     a, b = _pair(64, 96)
     out = model(a.numpy(), b.numpy(), 0.5)
     assert out.shape == (1, 3, 64, 96)

@@ -23,6 +23,21 @@ Architecture (4.x: no refinement network, arbitrary timestep as an input plane):
 The structure (number of blocks, widths, encoder, feature passing) is read from the state
 dict's tensor shapes, so one class loads the 4.0 to 4.2x checkpoints that follow this
 layout; anything else is refused with a ModelError.
+
+Published checkpoints (Practical-RIFE's ``flownet.pkl``) also carry tensors only training
+uses: the privileged-distillation teacher block (``teacher.*``; ``block_tea.*`` in older
+releases), which sees the ground-truth middle frame, and the trainer's timestep calibration
+net (``caltime.*``). Inference never reads them, so they are dropped -- and listed in
+``IFNet.ignored_keys`` so the model description reports them. Any other key that does not
+fit the layout refuses the checkpoint. :func:`rife_version` tells a 4.x checkpoint from a
+v3.x (HDv3: context net + refinement U-Net) one, so the 4.x loader can refuse the latter
+with a sentence and the backend can hand it to a v3 loader.
+
+Options at run time (as Practical-RIFE's): ``scale`` multiplies the resolution the flow is
+estimated at (0.5 for 4K, "UHD"; 0.25, 1, 2 also allowed): every block works at
+``block_scale / scale``. ``ensemble`` (layouts without feature passing only)
+also runs each block on the swapped pair at 1 - t and averages flow and mask, as
+Practical-RIFE 4.x did until 4.21 dropped it.
 """
 
 from __future__ import annotations
@@ -37,6 +52,11 @@ from reelsmith.errors import ModelError
 
 _BLOCK_RE = re.compile(r"^block(\d+)\.")
 
+#: Prefixes of tensors published checkpoints carry for training only (see module docstring).
+TRAINING_ONLY_PREFIXES = ("teacher.", "block_tea.", "caltime.")
+#: Flow-estimation scales Practical-RIFE accepts.
+FLOW_SCALES = (0.25, 0.5, 1.0, 2.0)
+
 
 def strip_prefix(sd: dict) -> dict:
     """Drop the ``module.`` prefix DataParallel checkpoints carry."""
@@ -47,6 +67,29 @@ def strip_prefix(sd: dict) -> dict:
 
 def is_rife_state_dict(sd: dict) -> bool:
     return any(k.startswith(("block0.conv0.", "module.block0.conv0.")) for k in sd)
+
+
+def rife_version(sd: dict) -> str | None:
+    """"4.x", "3.x" (HDv3 and earlier: a context net and refinement U-Net) or None (not RIFE).
+
+    Shared by the 4.x loader here and the v3 loader (:mod:`reelsmith.models.rife_v3`)."""
+    sd = strip_prefix(sd)
+    if not is_rife_state_dict(sd):
+        return None
+    if any(k.startswith(("contextnet.", "unet.")) for k in sd):
+        return "3.x"
+    return "4.x"
+
+
+def split_training_only(sd: dict) -> tuple[dict, list[str]]:
+    """(the state dict without training-only tensors, the dropped key names, sorted)."""
+    dropped = sorted(k for k in sd if k.startswith(TRAINING_ONLY_PREFIXES))
+    return {k: v for k, v in sd.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}, dropped
+
+
+def ignored_summary(keys: list[str]) -> dict:
+    """``{"count": 40, "prefixes": ["caltime", "teacher"]}`` for a model description."""
+    return {"count": len(keys), "prefixes": sorted({k.split(".")[0] for k in keys})}
 
 
 def _act() -> nn.Module:
@@ -83,15 +126,13 @@ class IFBlock(nn.Module):
         else:
             self.lastconv = nn.ConvTranspose2d(c, out_ch, 4, 2, 1)
 
-    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: float) -> torch.Tensor:
         h, w = x.shape[2], x.shape[3]
-        sh, sw = h // scale, w // scale
         if scale != 1:
-            x = F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False)
+            x = _shrink(x, scale)
         if flow is not None:
             if scale != 1:
-                flow = F.interpolate(flow, size=(sh, sw), mode="bilinear",
-                                     align_corners=False) / scale
+                flow = _shrink(flow, scale) / scale
             x = torch.cat((x, flow), 1)
         feat = self.conv0(x)
         feat = self.convblock(feat) if self.residual else self.convblock(feat) + feat
@@ -100,6 +141,17 @@ class IFBlock(nn.Module):
         if factor != 1:
             out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
         return torch.cat((out[:, :4] * factor, out[:, 4:]), 1)
+
+
+def _shrink(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Resample ``x`` by 1/scale, bilinear: by scale factor, as Practical-RIFE does; by size
+    while tracing (ONNX export), which keeps the sides symbolic. On sides divisible by the
+    scale (the model pads to ``size_multiple``) both sample the same points."""
+    if float(scale).is_integer() and (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        k = int(scale)
+        return F.interpolate(x, size=(x.shape[2] // k, x.shape[3] // k), mode="bilinear",
+                             align_corners=False)
+    return F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
 
 
 class _Encoder(nn.Module):
@@ -133,8 +185,9 @@ def backward_warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
 
 
 class IFNet(nn.Module):
-    """RIFE 4.x flow network. ``forward(img0, img1, timestep)`` with NCHW float in [0,1]
-    (sides multiples of ``size_multiple``) and timestep an N1HW plane (or N111)."""
+    """RIFE 4.x flow network. ``interpolate(img0, img1, timestep, scale, ensemble)`` with NCHW
+    float in [0,1] (sides multiples of ``size_multiple_for(scale)``) and timestep an N1HW
+    plane (or N111). ``ignored_keys``: training-only tensors the checkpoint had."""
 
     def __init__(self, blocks: list[dict], encoder: _Encoder | None, feat_pass: int) -> None:
         super().__init__()
@@ -146,10 +199,30 @@ class IFNet(nn.Module):
         self.has_encoder = encoder is not None
         self.feat_pass = feat_pass
         self.scales = [2 ** (self.n_blocks - 1 - i) for i in range(self.n_blocks)]
-        self.size_multiple = int(max(self.scales)) * 4
+        self.size_multiple = self.size_multiple_for(1.0)
+        self.ignored_keys: list[str] = []
+
+    @property
+    def supports_ensemble(self) -> bool:
+        """Block-level ensembling is defined for layouts without feature passing only."""
+        return not self.feat_pass
+
+    def size_multiple_for(self, scale: float) -> int:
+        """Sides must be multiples of this for flow scale ``scale`` (the coarsest block
+        resamples by max(scales)/scale, then two stride-2 convs halve twice more)."""
+        return max(4, int(round(max(self.scales) / scale * 4)))
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor,
                 timestep: torch.Tensor) -> torch.Tensor:
+        """The default run (scale 1, no ensemble): three inputs, as the ONNX form has."""
+        return self.interpolate(img0, img1, timestep)
+
+    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor, timestep: torch.Tensor,
+                    scale: float = 1.0, ensemble: bool = False) -> torch.Tensor:
+        """The frame at ``timestep``; flow estimated at ``scale`` x the resolution."""
+        if ensemble and not self.supports_ensemble:
+            raise ModelError("This RIFE checkpoint passes features between blocks (as 4.25 "
+                             "does), which has no ensemble mode; turn ensemble off.")
         n, _, h, w = img0.shape
         timestep = timestep.expand(n, 1, h, w)
         if self.has_encoder:
@@ -160,21 +233,41 @@ class IFNet(nn.Module):
         flow = mask = feat = None
         for i in range(self.n_blocks):
             block = getattr(self, f"block{i}")
+            s = self.scales[i] / scale
             if flow is None:
-                out = block(torch.cat((img0, img1, f0, f1, timestep), 1), None, self.scales[i])
+                out = block(torch.cat((img0, img1, f0, f1, timestep), 1), None, s)
+                if ensemble:
+                    rev = block(torch.cat((img1, img0, f1, f0, 1 - timestep), 1), None, s)
+                    out = _average_swapped(out, rev)
                 flow, mask = out[:, :4], out[:, 4:5]
             else:
-                parts = [w0, w1, backward_warp(f0, flow[:, :2]), backward_warp(f1, flow[:, 2:4]),
-                         timestep, mask]
+                wf0, wf1 = backward_warp(f0, flow[:, :2]), backward_warp(f1, flow[:, 2:4])
+                parts = [w0, w1, wf0, wf1, timestep, mask]
                 if self.feat_pass:
                     parts.append(feat)
-                out = block(torch.cat(parts, 1), flow, self.scales[i])
+                out = block(torch.cat(parts, 1), flow, s)
+                if ensemble:
+                    rev = block(torch.cat((w1, w0, wf1, wf0, 1 - timestep, -mask), 1),
+                                _swap(flow), s)
+                    out = _average_swapped(out, rev)
                 flow, mask = flow + out[:, :4], out[:, 4:5]
             feat = out[:, 5:5 + self.feat_pass] if self.feat_pass else None
             w0 = backward_warp(img0, flow[:, :2])
             w1 = backward_warp(img1, flow[:, 2:4])
         m = torch.sigmoid(mask)
         return (w0 * m + w1 * (1 - m)).clamp(0, 1)
+
+
+def _swap(flow: torch.Tensor) -> torch.Tensor:
+    """t->0 / t->1 flows exchanged: what the same flow is for the swapped frame pair."""
+    return torch.cat((flow[:, 2:4], flow[:, :2]), 1)
+
+
+def _average_swapped(out: torch.Tensor, rev: torch.Tensor) -> torch.Tensor:
+    """Average a block's output with its output on the swapped pair (flows exchanged back,
+    mask logit negated: the swapped pair blends with 1 - mask)."""
+    return torch.cat(((out[:, :4] + _swap(rev[:, :4])) / 2, (out[:, 4:5] - rev[:, 4:5]) / 2,
+                      out[:, 5:]), 1)
 
 
 def _shape(sd: dict, key: str) -> tuple[int, ...]:
@@ -205,8 +298,16 @@ def _build_encoder(sd: dict) -> tuple[_Encoder | None, int]:
 
 
 def ifnet_from_state_dict(sd: dict) -> IFNet:
-    """Build an IFNet whose structure matches ``sd`` and load it (strict)."""
+    """Build an IFNet whose structure matches ``sd`` and load it.
+
+    ``module.`` prefixes are stripped and training-only tensors dropped (listed in the
+    result's ``ignored_keys``); every other tensor must fit the 4.x layout. A v3.x (HDv3)
+    checkpoint is refused with a sentence saying so."""
     sd = strip_prefix(sd)
+    if rife_version(sd) == "3.x":
+        raise ModelError("This is a RIFE v3.x (HDv3) checkpoint (it has a context network and "
+                         "a refinement U-Net), not RIFE 4.x; the 4.x loader cannot run it.")
+    sd, dropped = split_training_only(sd)
     idx = sorted({int(m.group(1)) for k in sd if (m := _BLOCK_RE.match(k))})
     if not idx or idx != list(range(len(idx))):
         raise ModelError("Not a RIFE 4.x state dict: no consecutive block0..blockN keys.")
@@ -248,7 +349,9 @@ def ifnet_from_state_dict(sd: dict) -> IFNet:
     missing, unexpected = net.load_state_dict(renamed, strict=False)
     if missing or unexpected:
         raise ModelError(f"RIFE state dict does not match the 4.x layout (missing: "
-                         f"{missing[:4]}, unexpected: {unexpected[:4]}).")
+                         f"{missing[:4]}, unexpected: {unexpected[:4]}); it is not a "
+                         "RIFE 4.x checkpoint this loader knows.")
+    net.ignored_keys = dropped
     return net.eval()
 
 

@@ -270,23 +270,39 @@ class IFNetV3(nn.Module):
             out = out + res
         return out.clamp(0, 1)
 
+    supports_ensemble = True
+
+    def size_multiple_for(self, scale: float) -> int:
+        """:meth:`size_multiple` at flow scale ``scale`` (the 4.x IFNet's name for it)."""
+        return self.size_multiple(scale)
+
     def forward(self, img0: torch.Tensor, img1: torch.Tensor,
                 timestep: torch.Tensor | float = 0.5) -> torch.Tensor:
+        return self.interpolate(img0, img1, timestep)
+
+    def interpolate(self, img0: torch.Tensor, img1: torch.Tensor,
+                    timestep: torch.Tensor | float = 0.5, *, scale: float | None = None,
+                    ensemble: bool | None = None) -> torch.Tensor:
+        """The frame at ``timestep`` (a number or an N1HW/N111 plane), with this call's flow
+        scale and ensembling (the net's own settings when None): the same call as the 4.x
+        IFNet's, so one wrapper runs both. Nothing on the (shared, cached) net changes."""
         n = img0.shape[0]
         ts = torch.as_tensor(timestep, dtype=torch.float32).reshape(-1)
         ts = ts.expand(n) if ts.numel() == 1 else ts.reshape(n, -1)[:, 0]
+        opts = {"scale": scale, "ensemble": ensemble}
         if not self.bisection:
             plane = timestep if torch.is_tensor(timestep) and timestep.dim() == 4 else \
                 img0.new_tensor(ts.tolist()).view(n, 1, 1, 1)
-            return self.middle(img0, img1, plane)
+            return self.middle(img0, img1, plane, **opts)
         values = [float(v) for v in ts.tolist()]
         if len(set(values)) == 1:
-            return self.bisect(img0, img1, values[0])
-        return torch.cat([self.bisect(img0[i:i + 1], img1[i:i + 1], v)
+            return self.bisect(img0, img1, values[0], **opts)
+        return torch.cat([self.bisect(img0[i:i + 1], img1[i:i + 1], v, **opts)
                           for i, v in enumerate(values)], 0)
 
     def bisect(self, img0: torch.Tensor, img1: torch.Tensor, t: float,
-               depth: int = BISECTION_DEPTH) -> torch.Tensor:
+               depth: int = BISECTION_DEPTH, *, scale: float | None = None,
+               ensemble: bool | None = None) -> torch.Tensor:
         """The frame at t by halving: t rounded to k / 2**depth, one middle frame a level."""
         steps = 2 ** depth
         k = min(steps, max(0, round(t * steps)))
@@ -299,7 +315,7 @@ class IFNetV3(nn.Module):
             mid = (lo + hi) // 2
             half = torch.full((img0.shape[0], 1, 1, 1), 0.5, dtype=img0.dtype,
                               device=img0.device)
-            m = self.middle(a, b, half)
+            m = self.middle(a, b, half, scale=scale, ensemble=ensemble)
             if k == mid:
                 return m
             if k < mid:

@@ -1,11 +1,17 @@
-"""PyTorch backend: .pth/.pt/.safetensors through spandrel, and RIFE 4.x through
-:mod:`reelsmith.models.rife`. ncnn Real-ESRGAN pairs (.param + .bin) are converted in memory
-by :mod:`reelsmith.models.ncnn_convert` and loaded through spandrel like a .pth; a graph
-that ends in a resize (realesr-animevideov3 x2/x3) keeps it (:class:`ResizedOutput`).
+"""PyTorch backend: .pth/.pt/.pkl/.safetensors through spandrel, and RIFE through
+:mod:`reelsmith.models.rife` (4.x) or :mod:`reelsmith.models.rife_v3` (v3.x, HDv3). ncnn
+Real-ESRGAN pairs (.param + .bin) are converted in memory by
+:mod:`reelsmith.models.ncnn_convert` and loaded through spandrel like a .pth; a graph that
+ends in a resize (realesr-animevideov3 x2/x3) keeps it (:class:`ResizedOutput`).
 
-Safe loading only: ``.safetensors`` via safetensors, everything else via
+Safe loading only: ``.safetensors`` via safetensors, everything else (Practical-RIFE's
+``flownet.pkl`` included: it is a ``torch.save`` pickle of a state dict) via
 ``torch.load(weights_only=True)``, which refuses any pickle that is more than tensors and
 plain containers -- no code from a model file is ever executed.
+
+RIFE run options (:meth:`TorchInterpolationModel.configure`): ``scale`` (flow estimation
+scale, 0.5 for 4K) and ``ensemble``; the model's description reports them and the
+training-only tensors its checkpoint carried (``ignored_keys``).
 """
 
 from __future__ import annotations
@@ -207,18 +213,49 @@ class TorchImageModel(TorchRunner, ImageModel):
 
 
 class TorchInterpolationModel(TorchRunner, InterpolationModel):
-    """RIFE IFNet 4.x: ``module(img0, img1, timestep_plane)``."""
+    """RIFE IFNet: ``module.interpolate(img0, img1, timestep_plane, scale=, ensemble=)``.
+
+    The module also answers ``size_multiple_for(scale)``, ``supports_ensemble`` and
+    ``ignored_keys`` (see :class:`reelsmith.models.rife.IFNet`)."""
+
+    flow_scale: float = 1.0
+    ensemble: bool = False
+
+    def configure(self, *, scale: float = 1.0, ensemble: bool = False) -> None:
+        """Set the flow estimation scale (0.25, 0.5, 1 or 2; 0.5 for 4K) and ensembling."""
+        from reelsmith.models.rife import FLOW_SCALES
+
+        if float(scale) not in FLOW_SCALES:
+            raise ModelError(f"RIFE flow scale {scale} is not supported; use one of "
+                             f"{', '.join(f'{s:g}' for s in FLOW_SCALES)} (0.5 for 4K).")
+        if ensemble and not getattr(self.module, "supports_ensemble", False):
+            raise ModelError(f"The model {self.name!r} has no ensemble mode: its blocks pass "
+                             "features to the next (as in RIFE 4.25), which ensembling does not "
+                             "define; "
+                             "turn ensemble off.")
+        self.flow_scale, self.ensemble = float(scale), bool(ensemble)
+        multiple = int(self.module.size_multiple_for(self.flow_scale))
+        self.descriptor = ModelDescriptor(**{**self.descriptor.__dict__,
+                                             "size_multiple": multiple})
 
     def run(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         n, _, h, w = a.shape
         ts = np.full((n, 1, h, w), t, dtype=np.float32)
-        return self._infer(self.module, self._tensor(a), self._tensor(b), self._tensor(ts))
+        return self._infer(lambda *x: self.module.interpolate(*x, scale=self.flow_scale,
+                                                              ensemble=self.ensemble),
+                           self._tensor(a), self._tensor(b), self._tensor(ts))
+
+    def describe(self) -> dict:
+        info = super().describe()
+        info.update({"flow_scale": self.flow_scale, "ensemble": self.ensemble,
+                     "ignored_keys": self.descriptor.extra.get("ignored_keys")})
+        return info
 
 
 def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
                      device: str = "auto", precision: str = "auto"
                      ) -> TorchImageModel | TorchInterpolationModel:
-    """Load a .pth/.safetensors file: RIFE 4.x by its key layout, else spandrel."""
+    """Load a .pth/.pkl/.safetensors file: RIFE by its key layout, else spandrel."""
     torch = _torch()
     dev = resolve_device(device)
     st = path.stat()
@@ -233,28 +270,28 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
         return cls(module, ModelDescriptor(**{**desc.__dict__, "name": name}), dev, prec)
     sd, fmt, info = read_weights(path)
     from reelsmith.models import rife_v3
+    from reelsmith.models.rife import rife_version
 
     if rife_v3.is_rife_v3_state_dict(sd):  # RIFE HDv3 (v3.x): built by its own module
         net = rife_v3.ifnet_v3_from_state_dict(sd)
         prec = resolve_precision(precision, dev, half=True, bf16=False)
+        fields = rife_v3.descriptor_fields(net)
+        fields["extra"] = {**fields["extra"], "ignored_keys": _ignored(net)}
         hit = (net.to(dev, dtype=getattr(torch, _DTYPES[prec])), ModelDescriptor(
-            name=name, path=path, format=fmt, **rife_v3.descriptor_fields(net)), prec,
-            TorchInterpolationModel)
+            name=name, path=path, format=fmt, **fields), prec, TorchInterpolationModel)
         with _LOCK:
             _CACHE[key] = hit
         return TorchInterpolationModel(*hit[:2], dev, prec)
-    from reelsmith.models.rife import ifnet_from_state_dict, is_rife_state_dict
 
-    if is_rife_state_dict(sd):
-        net = ifnet_from_state_dict(sd)
+    version = rife_version(sd)
+    if version is not None:
+        net, arch = _load_rife(sd, version, path)
         prec = resolve_precision(precision, dev, half=True, bf16=True)
         module = net.to(dev, dtype=getattr(torch, _DTYPES[prec]))
         desc = ModelDescriptor(
             name=name, purpose=INTERPOLATE, scale=1, path=path, format=fmt,
-            architecture=f"RIFE IFNet 4.x ({net.n_blocks} blocks"
-                         f"{', encoder' if net.has_encoder else ''})",
-            supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
-            size_multiple=net.size_multiple)
+            architecture=arch, supports_tiling=False, precisions=("fp32", "fp16", "bf16"),
+            size_multiple=net.size_multiple, extra={"ignored_keys": _ignored(net)})
         cls: type[TorchImageModel | TorchInterpolationModel] = TorchInterpolationModel
     else:
         module, desc, prec = _load_spandrel(sd, path, name=name, fmt=fmt, purpose=purpose,
@@ -263,6 +300,27 @@ def load_torch_model(path: Path, *, name: str, purpose: str | None = None,
     with _LOCK:
         _CACHE[key] = (module, desc, prec, cls)
     return cls(module, desc, dev, prec)
+
+
+def _load_rife(sd: dict, version: str, path: Path) -> tuple[Any, str]:
+    """(network, architecture words) for a RIFE state dict of ``version``."""
+    if version == "3.x":  # v3.x keys, but not the HDv3 layout models.rife_v3 runs
+        raise ModelError(f"{path.name} looks like a RIFE v3.x checkpoint (it has a context "
+                         "network and a refinement U-Net) but not the HDv3 layout of RIFE v3.9 "
+                         "that this build runs; use RIFE v3.9 or a Practical-RIFE 4.x model.")
+    from reelsmith.models.rife import ifnet_from_state_dict
+
+    net = ifnet_from_state_dict(sd)
+    return net, (f"RIFE IFNet 4.x ({net.n_blocks} blocks"
+                 f"{', encoder' if net.has_encoder else ''}"
+                 f"{', feature passing' if net.feat_pass else ''})")
+
+
+def _ignored(net: Any) -> dict | None:
+    from reelsmith.models.rife import ignored_summary
+
+    keys = list(getattr(net, "ignored_keys", []) or [])
+    return ignored_summary(keys) if keys else None
 
 
 def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,

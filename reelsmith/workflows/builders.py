@@ -99,6 +99,16 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
     return UpscaleStage(model, resize), (out_w, out_h), {"upscaler": desc}
 
 
+def _configure_rife(model: Any, p: InterpolateFields) -> None:
+    """Pass the RIFE options to a model that has them; refuse them for one that has not."""
+    configure = getattr(model, "configure", None)
+    if configure is not None:
+        configure(scale=p.rife_scale, ensemble=p.rife_ensemble)
+    elif p.rife_scale != 1.0 or p.rife_ensemble:
+        raise InputError(f"rife_scale and rife_ensemble apply to RIFE PyTorch checkpoints; "
+                         f"the model {model.name!r} ({model.backend}) has no such options.")
+
+
 def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[InterpolateStage, Fraction, bool, dict]:
     """Stage, output fps, whether the output is constant-rate, and a description."""
     from reelsmith.ops.interpolate import FlowInterpolator, is_duplicate
@@ -108,6 +118,7 @@ def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[Interpolat
     model = select_interpolator(p.interpolation_model)
     thr = p.scene_threshold
     if model is not None:
+        _configure_rife(model.model, p)
         interp = model
         # the stage reads model.workers: the model declares how many threads may feed it
 

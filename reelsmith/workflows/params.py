@@ -83,9 +83,19 @@ class InterpolateFields(BaseModel):
     scene_threshold: float | None = param(
         None, ge=0, le=1, group="Interpolate", order=24, advanced=True,
         description="Scene-cut sensitivity (lower detects more cuts); default is tuned.")
+    rife_scale: float = param(
+        1.0, gt=0, le=2, group="Interpolate", order=25, advanced=True,
+        examples=[1.0, 0.5],
+        description="RIFE flow estimation scale: 1 (default), 0.5 for 4K (\"UHD\"), 0.25 or 2.")
+    rife_ensemble: bool = param(
+        False, group="Interpolate", order=26, advanced=True,
+        description="RIFE ensemble: also run on the swapped frame pair and average (slower; "
+                    "RIFE checkpoints whose blocks do not pass features, i.e. not 4.25).")
 
     @model_validator(mode="after")
     def _one_rate(self):
         if self.multiplier is not None and self.fps is not None:
             raise ValueError("give either multiplier or fps, not both")
+        if self.rife_scale not in (0.25, 0.5, 1.0, 2.0):
+            raise ValueError("rife_scale must be 0.25, 0.5, 1 or 2 (0.5 for 4K)")
         return self
