@@ -79,6 +79,37 @@ def make_interp_onnx(path: Path, *, concat: bool = False, time_shape: str = "pla
     return _save(graph, path)
 
 
+def make_rife_v1_onnx(path: Path) -> Path:
+    """vs-mlrt's RIFE "v1" I/O: one N x 11 x H x W input (img0, img1, t, flow divisor x/y,
+    grid x/y). The tiny graph warps img1 by a constant flow of +2 px in x through that grid and
+    divisor (grid_sample, aligned corners) and blends it with img0 by t, so the output is
+    right only when the wrapper feeds the warp constants the way the contract says."""
+    et = TensorProto.FLOAT
+    ranges = {"img0": (0, 3), "img1": (3, 6), "t": (6, 7), "div": (7, 9), "grid": (9, 11)}
+    inits = [numpy_helper.from_array(np.array([v], np.int64), f"i{v}") for v in range(12)]
+    inits += [numpy_helper.from_array(np.array([1], np.int64), "ax"),
+              numpy_helper.from_array(np.array([2.0], np.float32), "shift")]
+    nodes = [helper.make_node("Slice", ["input", f"i{a}", f"i{b}", "ax"], [name])
+             for name, (a, b) in ranges.items()]
+    nodes += [helper.make_node("Slice", ["div", "i0", "i1", "ax"], ["div_x"]),
+              helper.make_node("Slice", ["grid", "i0", "i1", "ax"], ["gx"]),
+              helper.make_node("Slice", ["grid", "i1", "i2", "ax"], ["gy"]),
+              helper.make_node("Div", ["shift", "div_x"], ["dx"]),
+              helper.make_node("Add", ["gx", "dx"], ["gx2"]),
+              helper.make_node("Concat", ["gx2", "gy"], ["g"], axis=1),
+              helper.make_node("Transpose", ["g"], ["gt"], perm=[0, 2, 3, 1]),
+              helper.make_node("GridSample", ["img1", "gt"], ["warped"], align_corners=1,
+                               mode="bilinear", padding_mode="border"),
+              helper.make_node("Sub", ["warped", "img0"], ["diff"]),
+              helper.make_node("Mul", ["diff", "t"], ["step"]),
+              helper.make_node("Add", ["img0", "step"], ["output"])]
+    graph = helper.make_graph(nodes, "tiny_rife_v1",
+                              [helper.make_tensor_value_info("input", et, ["N", 11, "H", "W"])],
+                              [helper.make_tensor_value_info("output", et, ["N", 3, "H", "W"])],
+                              inits)
+    return _save(graph, path)
+
+
 def random_image(h: int, w: int, dtype=np.uint8, seed: int = 1) -> np.ndarray:
     """Smooth-ish random RGB image (gradients + noise)."""
     rng = np.random.default_rng(seed)

@@ -297,3 +297,24 @@ def test_interpolation_out_of_memory_is_a_clear_error(onnx_dir, monkeypatch):
     a = random_image(32, 32)
     with pytest.raises(ModelError, match="out of memory"):
         interp.interpolate(interp.prepare(a, a), 0.5)
+
+
+def test_vs_mlrt_rife_v1_form_gets_its_warp_constants(tmp_path):
+    """vs-mlrt's default RIFE ONNX takes one 11-channel input whose last four planes are the
+    flow divisor and the sampling grid; it used to be refused as an image model."""
+    from modelgen import make_rife_v1_onnx
+
+    from reelsmith.models import InterpolationModel
+
+    path = make_rife_v1_onnx(tmp_path / "rife_v4.6_v1.onnx")
+    model = load_model(path, purpose="interpolate", device="cpu")
+    assert isinstance(model, InterpolationModel)
+    h, w = 32, 64
+    rng = np.random.default_rng(3)
+    a = rng.random((1, 3, h, w), dtype=np.float32)
+    b = np.ascontiguousarray(np.repeat(np.linspace(0, 1, w, dtype=np.float32)[None, None, None, :],
+                                       h, axis=2).repeat(3, axis=1))
+    out = model(a, b, 1.0)  # t=1: img1 sampled 2 px to the right through the grid
+    expected = np.concatenate([b[..., 2:], np.repeat(b[..., -1:], 2, axis=3)], axis=3)
+    assert np.abs(out - expected).max() < 1e-5
+    assert np.abs(model(a, b, 0.0) - a).max() < 1e-6

@@ -157,9 +157,23 @@ class OnnxImageModel(OnnxRunner, ImageModel):
         return self._exec({self._inputs[0].name: x.astype(self._in_dtype, copy=False)})[0]
 
 
+def _warp_constants(n: int, h: int, w: int) -> np.ndarray:
+    """N x 4 x H x W: flow divisor planes ((W-1)/2, (H-1)/2), then the grid x and y in
+    [-1, 1] (the backward-warp constants of RIFE's ``grid_sample`` with aligned corners)."""
+    out = np.empty((n, 4, h, w), np.float32)
+    out[:, 0] = (w - 1) / 2
+    out[:, 1] = (h - 1) / 2
+    out[:, 2] = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
+    out[:, 3] = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
+    return out
+
+
 class OnnxInterpolationModel(OnnxRunner, InterpolationModel):
-    """``layout``: "concat7" (img0|img1|t planes), "concat6" (img0|img1, middle frame only),
-    "concat6+t" (img0|img1 and a timestep input) or "pair" (img0, img1[, timestep])."""
+    """``layout``: "concat7" (img0|img1|t planes: vs-mlrt's RIFE "v2" form), "concat11"
+    (vs-mlrt's default "v1" form: img0|img1|t, then the warp constants its graph does not
+    compute itself -- the flow divisor ((W-1)/2, (H-1)/2) as two planes and the sampling grid,
+    x and y from -1 to 1, as two more), "concat6" (img0|img1, middle frame only), "concat6+t"
+    (img0|img1 and a timestep input) or "pair" (img0, img1[, timestep])."""
 
     def __init__(self, path: Path, session, *, layout: str, image_names: list[str],
                  time_input, name: str | None, size_multiple: int | None,
@@ -185,8 +199,11 @@ class OnnxInterpolationModel(OnnxRunner, InterpolationModel):
     def run(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         n, _, h, w = a.shape
         dt = self._in_dtype
-        if self._layout == "concat7":
-            x = np.concatenate([a, b, np.full((n, 1, h, w), t, np.float32)], axis=1)
+        if self._layout in ("concat7", "concat11"):
+            parts = [a, b, np.full((n, 1, h, w), t, np.float32)]
+            if self._layout == "concat11":
+                parts.append(_warp_constants(n, h, w))
+            x = np.concatenate(parts, axis=1)
             return self._exec({self._inputs[0].name: x.astype(dt)})[0]
         if self._layout == "concat6":
             if abs(t - 0.5) > 1e-6:
@@ -247,9 +264,10 @@ def _shape_of(path: Path, inputs, outputs) -> tuple[type[LoadedModel], dict]:
             raise ModelError(f"{path.name}: input {inputs[0].name} has shape {shape}; "
                              "expected NCHW.")
         ch = shape[1]
-        if isinstance(ch, int) and ch in (6, 7):
-            return OnnxInterpolationModel, {"layout": "concat7" if ch == 7 else "concat6",
-                                            "image_names": [], "time_input": None}
+        if isinstance(ch, int) and ch in (6, 7, 11):
+            layout = {6: "concat6", 7: "concat7", 11: "concat11"}[ch]
+            return OnnxInterpolationModel, {"layout": layout, "image_names": [],
+                                            "time_input": None}
         if outputs and all(len(o.shape) in (2, 3) for o in outputs):
             return OnnxDetectionModel, {}
         return OnnxImageModel, {}
