@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from rangeserver import RangeHandler
 
 from reelsmith.config import reset_settings
 from reelsmith.errors import ModelError
@@ -19,11 +20,8 @@ REQUIRED = {"RealESRGAN_x4plus", "RealESRGAN_x2plus", "realesr-animevideov3", "2
             "rife-v4.6", "rife-v4.6-onnx", "GFPGANv1.4", "CodeFormer"}
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(RangeHandler):
     """Serves bytes from ``server.files`` with Range support; can cut a response short."""
-
-    def log_message(self, *a):  # quiet
-        pass
 
     def do_GET(self):  # noqa: N802
         srv = self.server
@@ -32,23 +30,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404)
             return
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and srv.ranges:
-            start = int(rng.split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if srv.cut_after is not None:
-            self.wfile.write(body[:srv.cut_after])
-            self.wfile.flush()
-            self.connection.close()
-            return
-        self.wfile.write(body)
+        self.send_bytes(data, ranges=srv.ranges)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from rangeserver import RangeHandler
 
 from reelsmith.config import reset_settings
 from reelsmith.errors import ModelError
@@ -26,11 +27,8 @@ from reelsmith.models.store import read_manifest
 MEMBER = "tinypkg/models/tiny_x2.onnx"
 
 
-class _Index(http.server.BaseHTTPRequestHandler):
+class _Index(RangeHandler):
     """A PEP 691/503 simple index plus the files it links, with Range and cut-short support."""
-
-    def log_message(self, *a):  # quiet
-        pass
 
     def do_GET(self):  # noqa: N802
         srv = self.server
@@ -41,23 +39,7 @@ class _Index(http.server.BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404)
             return
-        start = 0
-        rng = self.headers.get("Range")
-        if rng:
-            start = int(rng.split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if srv.cut_after is not None:
-            self.wfile.write(body[:srv.cut_after])
-            self.wfile.flush()
-            self.connection.close()
-            return
-        self.wfile.write(body)
+        self.send_bytes(data)
 
     def _page(self):
         srv = self.server
