@@ -19,7 +19,7 @@ from reelsmith.config import get_settings
 from reelsmith.engine.context import JobContext, ProgressCallback
 from reelsmith.workflows import get_workflow, list_workflows
 from reelsmith.workflows.base import Workflow, WorkflowResult
-from reelsmith.workflows.binding import bind_sources
+from reelsmith.workflows.binding import bind_sources, map_sources
 
 __all__ = ["run", "list_workflows", "default_output"]
 
@@ -71,8 +71,7 @@ def run(
     settings = get_settings()
     work_dir = Path(tempfile.mkdtemp(prefix="reelsmith-"))
     try:
-        resolved = {name: b.pack([_resolve(src, b.spec.kinds, work_dir) for src in b.sources])
-                    for name, b in bound.items()}
+        resolved = map_sources(bound, lambda b, src: _resolve(src, b.spec.kinds, work_dir))
         if output:
             out = Path(output)
         else:

@@ -32,6 +32,11 @@ def delete_job(store: JobStore, job: m.Job) -> None:
     """Free everything the job holds, then remove its row (the caller stopped it first)."""
     artifacts.remove_job_files(job.id)
     remove_published(job)
-    for up in store.job_uploads(job.id):
-        delete_upload(store, up.id)
+    delete_job_uploads(store, job.id)
     store.delete(job.id)
+
+
+def delete_job_uploads(store: JobStore, job_id: str) -> None:
+    """Remove the uploads that belong to ``job_id`` (their files and rows)."""
+    for up in store.job_uploads(job_id):
+        delete_upload(store, up.id)

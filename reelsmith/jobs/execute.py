@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,12 @@ from reelsmith.engine.context import JobContext, ProgressEvent
 from reelsmith.errors import Cancelled, InputError, ReelsmithError, TimedOut
 from reelsmith.jobs import artifacts
 from reelsmith.jobs import models as m
-from reelsmith.jobs.notify import job_finished
+from reelsmith.jobs.notify import Publish, job_finished
 from reelsmith.jobs.store import JobStore
 from reelsmith.workflows.base import Workflow
-from reelsmith.workflows.binding import bind_sources
+from reelsmith.workflows.binding import bind_sources, map_sources
 
 log = logging.getLogger(__name__)
-Publish = Callable[[dict[str, Any]], None]
 
 
 def _resolve_ref(store: JobStore, job: m.Job, ref: dict[str, Any], kinds: tuple[str, ...],
@@ -53,8 +51,7 @@ def resolve_job_inputs(store: JobStore, job: m.Job, wf: Workflow, work: Path) ->
     """Bind the stored input references to the workflow's inputs again (the workflow may
     have changed since the job was queued) and turn them into local files."""
     bound = bind_sources(wf, named=job.inputs or {})
-    return {name: b.pack([_resolve_ref(store, job, r, b.spec.kinds, work) for r in b.sources])
-            for name, b in bound.items()}
+    return map_sources(bound, lambda b, ref: _resolve_ref(store, job, ref, b.spec.kinds, work))
 
 
 def _workflow_and_params(job: m.Job):  # noqa: ANN202 - (Workflow, BaseModel, network_volume)

@@ -32,7 +32,7 @@ from reelsmith.engine.context import JobContext
 from reelsmith.errors import InputError, ReelsmithError
 from reelsmith.media.atomic import commit, discard, temp_path_for
 from reelsmith.workflows.base import Workflow
-from reelsmith.workflows.binding import BoundInput, bind_sources
+from reelsmith.workflows.binding import BoundInput, bind_sources, map_sources
 
 #: A request's canonical sources bound to the workflow's inputs.
 Binding = dict[str, BoundInput[dict[str, Any]]]
@@ -192,8 +192,7 @@ def run_handler_input(job_input: Any, ctx: JobContext, *, job_id: str | None = N
         work_dir = Path(tempfile.mkdtemp(prefix=f"job-{job_id}-", dir=work_root))
         ctx.work_dir = work_dir
         ctx.stage("fetching input", 0.0, 0.02)
-        resolved = {name: b.pack([_resolve_local(b, src, work_dir) for src in b.sources])
-                    for name, b in req.sources.items()}
+        resolved = map_sources(req.sources, lambda b, src: _resolve_local(b, src, work_dir))
         ctx.check()
         suffix = wf.output_suffix(resolved, req.params)
         out_dir = work_dir / "out"

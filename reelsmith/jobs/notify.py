@@ -29,5 +29,5 @@ def job_finished(store: JobStore, job_id: str, *, publish: Publish | None = None
     if publish:
         publish(job_state(final))
     if send_webhooks:
-        webhooks.dispatch(store, job_id)
+        webhooks.dispatch(store, final)
     return final

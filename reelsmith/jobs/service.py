@@ -17,6 +17,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
+
 from reelsmith.jobs import control, lifecycle
 from reelsmith.jobs import models as m
 from reelsmith.jobs.dispatchers import Dispatcher
@@ -45,8 +47,7 @@ class JobService:
             except Exception:  # noqa: BLE001 - the original error is the one to report
                 created = False
             if not created:
-                for up in self.store.job_uploads(job_id):
-                    control.delete_upload(self.store, up.id)
+                control.delete_job_uploads(self.store, job_id)
             raise
 
     def create(self, *, owner: str, workflow: str, params: dict[str, Any], inputs: dict[str, Any],
@@ -80,7 +81,7 @@ class JobService:
     async def cancel_and_wait(self, job_id: str, wait_s: float = 3.0) -> str | None:
         """:meth:`cancel` (in a thread), then give a running job ``wait_s`` to stop, so an
         answer can say it did; returns the status then."""
-        status = await asyncio.to_thread(self.cancel, job_id)
+        status = await anyio.to_thread.run_sync(self.cancel, job_id)  # the routes' thread pool
         if status == m.RUNNING:
             return await self._wait_stopped(job_id, wait_s)
         return status

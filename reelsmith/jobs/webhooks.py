@@ -294,10 +294,10 @@ def deliver(store: JobStore, job: m.Job, url: str, *, operator: bool = False) ->
     return False
 
 
-def dispatch(store: JobStore, job_id: str, *, wait: bool = False) -> list[threading.Thread]:
-    """Deliver the finished job to its own webhook and the global one (background threads)."""
-    job = store.get(job_id)
-    if job is None or job.status not in m.FINISHED:
+def dispatch(store: JobStore, job: m.Job, *, wait: bool = False) -> list[threading.Thread]:
+    """Deliver the finished ``job`` (its row as stored) to its own webhook and the global one
+    (background threads)."""
+    if job.status not in m.FINISHED:
         return []
     targets: dict[str, bool] = {}
     if job.webhook_url:

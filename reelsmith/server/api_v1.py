@@ -24,7 +24,7 @@ from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, field_errors, validation_error
 from reelsmith.server.multipart import parse_multipart
 from reelsmith.server.state import ServerState
-from reelsmith.workflows.binding import BindingError, bind_sources
+from reelsmith.workflows.binding import BindingError, bind_sources, map_sources
 
 router = APIRouter(prefix="/api/v1")
 
@@ -167,9 +167,8 @@ def _create(st: ServerState, owner: str, body: JobCreate, files: dict[str, list[
         except InputError as exc:
             raise validation_error([{"field": "webhook_url", "message": exc.message}]) from None
     allow_paths = st.paths_allowed()
-    stored = {name: b.pack([intake.normalize_input(st.store, owner, b.field, src, b.spec.kinds,
-                                                   allow_paths, job_id=job_id) for src in b.sources])
-              for name, b in bound.items()}
+    stored = map_sources(bound, lambda b, src: intake.normalize_input(
+        st.store, owner, b.field, src, b.spec.kinds, allow_paths, job_id=job_id))
     return st.jobs.create(owner=owner, workflow=wf.name, params=json.loads(params.model_dump_json()),
                           inputs=stored, priority=body.priority, webhook_url=webhook, job_id=job_id)
 
@@ -217,8 +216,7 @@ async def create_job(request: Request, owner: str = Depends(require_owner)) -> d
         except BaseException:
             form.discard()
             artifacts.remove_tree(tmp_dir)
-            for up in st.store.job_uploads(job_id):
-                control.delete_upload(st.store, up.id)
+            control.delete_job_uploads(st.store, job_id)
             raise
         if not form.files:
             artifacts.remove_tree(tmp_dir)

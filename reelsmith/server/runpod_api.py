@@ -28,7 +28,7 @@ from reelsmith.server.bodies import read_json
 from reelsmith.server.diskguard import require_disk_space
 from reelsmith.server.errors import ApiError, validation_error
 from reelsmith.server.state import ServerState
-from reelsmith.workflows.binding import BoundInput
+from reelsmith.workflows.binding import BoundInput, map_sources
 
 router = APIRouter(prefix="/v2/{endpoint_id}", tags=["runpod"])
 
@@ -68,10 +68,8 @@ async def _submit(request: Request, endpoint_id: str, owner: str) -> m.Job:
 
     def store() -> m.Job:
         with st.jobs.uploads_owned_by(job_id):
-            refs = {name: b.pack([intake.normalize_input(st.store, owner, _field(b, src), src,
-                                                         b.spec.kinds, allow_paths, job_id=job_id)
-                                  for src in b.sources])
-                    for name, b in req.sources.items()}
+            refs = map_sources(req.sources, lambda b, src: intake.normalize_input(
+                st.store, owner, _field(b, src), src, b.spec.kinds, allow_paths, job_id=job_id))
             return st.jobs.create(
                 owner=owner, workflow=req.workflow.name, params=handler.without_sources(job_input),
                 inputs=refs, priority=priority, webhook_url=webhook, kind=m.KIND_RUNPOD,

@@ -1,6 +1,6 @@
-"""What the server holds while it runs: the store, the progress hub, the dispatcher (all
-three reached through :class:`~reelsmith.jobs.service.JobService`), the rate limiter, and
-what it decided at start about who may call it."""
+"""What the server holds while it runs: the store, the progress hub, the dispatcher and the
+:class:`~reelsmith.jobs.service.JobService` that creates, cancels, retries and deletes jobs
+with them, the rate limiter, and what it decided at start about who may call it."""
 
 from __future__ import annotations
 

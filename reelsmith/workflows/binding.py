@@ -19,7 +19,7 @@ which the server turns into field-level 422 errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -71,6 +71,13 @@ class BoundInput(Generic[S]):
     def pack(self, items: Sequence[T]) -> T | list[T]:
         """Per-source results shaped like the input: a list for ``many``, else the one item."""
         return list(items) if self.spec.many else items[0]
+
+
+def map_sources(bound: Mapping[str, BoundInput],
+                fn: Callable[[BoundInput, Any], T]) -> dict[str, T | list[T]]:
+    """``fn(input, source)`` for every source of every bound input, shaped like the inputs
+    (:meth:`BoundInput.pack`): how each face turns bound sources into files or references."""
+    return {name: b.pack([fn(b, src) for src in b.sources]) for name, b in bound.items()}
 
 
 def _is_list(value: Any) -> bool:
