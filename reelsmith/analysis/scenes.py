@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 DETECTORS = ("adaptive", "content")
 
+
 class SceneCutDetector:
     """``process(rgb, t)`` per analysis frame in order, then ``finish()`` -> sorted cut times.
 

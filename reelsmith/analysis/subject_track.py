@@ -38,10 +38,6 @@ class SubjectTracker:
         self.cascade: cv2.CascadeClassifier | None = None if cascade.empty() else cascade
         self.reset()
 
-    @property
-    def backend(self) -> str:
-        return "haar-face+motion" if self.cascade is not None else "motion"
-
     def reset(self) -> None:
         self.pos: float | None = None
         self.prev: np.ndarray | None = None

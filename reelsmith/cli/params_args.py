@@ -122,16 +122,16 @@ def _argument_kwargs(spec: ParamSpec) -> dict[str, Any]:
     return kw
 
 
-def add_params_arguments(parser: argparse.ArgumentParser, params_model: type[BaseModel],
-                         *, exclude: Collection[str] = ()) -> list[ParamSpec]:
-    """Add one flag per field of ``params_model`` (except ``exclude``); returns their specs.
+def add_params_arguments(parser: argparse.ArgumentParser,
+                         params_model: type[BaseModel]) -> list[ParamSpec]:
+    """Add one flag per field of ``params_model``; returns their specs.
 
     A ``cli.aliases`` entry is added only when no option of the parser or of another field
     claims it (``--model`` means the upscaler's model where both models are flags).
     """
     from reelsmith.workflows.schema import param_specs
 
-    specs = [s for s in param_specs(params_model) if s.name not in exclude]
+    specs = param_specs(params_model)
     taken = set(parser._option_string_actions) | {flag_for(s) for s in specs}
     groups: dict[str, argparse._ArgumentGroup] = {}
     exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}

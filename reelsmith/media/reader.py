@@ -19,7 +19,7 @@ from reelsmith.media.color import UNSPECIFIED, ColorInfo, effective_matrix, effe
 from reelsmith.media.frame import Frame
 from reelsmith.media.probe import MediaInfo, open_container, probe
 
-_MAX_BAD_PACKETS = 200
+MAX_BAD_PACKETS = 200
 
 
 def apply_rotation(image: np.ndarray, rotation: int) -> np.ndarray:
@@ -90,7 +90,7 @@ class VideoReader:
                     except av.InvalidDataError as exc:
                         # A damaged packet: skip it like players do, unless nothing works.
                         errors += 1
-                        if errors > _MAX_BAD_PACKETS or (index == 0 and errors > 8):
+                        if errors > MAX_BAD_PACKETS or (index == 0 and errors > 8):
                             raise UnsupportedMediaError(
                                 f"The video {name} is corrupt and could not be decoded ({exc})."
                             ) from None
@@ -105,7 +105,8 @@ class VideoReader:
                         if t <= last_time:  # broken/duplicate timestamps: keep order monotonic
                             t = last_time + 1e-6
                         last_time = t
-                        yield Frame(self._to_rgb(vf, fmt), t, index)
+                        yield Frame(frame_to_rgb(vf, self.info, fmt=fmt, size=self.size,
+                                                 rotate=self.rotate), t, index)
                         index += 1
             except av.FFmpegError as exc:
                 if index == 0:
@@ -135,8 +136,6 @@ class VideoReader:
             img = cv2.resize(img, tuple(self.size), interpolation=cv2.INTER_AREA)
         return Frame(img, 0.0, 0)
 
-    def _to_rgb(self, vf: av.VideoFrame, fmt: str) -> np.ndarray:
-        return frame_to_rgb(vf, self.info, fmt=fmt, size=self.size, rotate=self.rotate)
 
 
 def frame_to_rgb(vf: av.VideoFrame, info: MediaInfo, *, fmt: str = "rgb24",

@@ -25,10 +25,9 @@ import numpy as np
 from reelsmith.errors import ProcessingError
 from reelsmith.media.frame import Frame
 from reelsmith.media.probe import MediaInfo, open_container
-from reelsmith.media.reader import frame_to_rgb
+from reelsmith.media.reader import MAX_BAD_PACKETS, frame_to_rgb
 
 SEEK_GAP_S = 4.0  # seek instead of decoding through gaps longer than this
-_MAX_BAD_PACKETS = 200
 
 
 def normalise_segments(segments: Sequence[tuple[float, float]],
@@ -77,7 +76,7 @@ def seek_frames(source: str | os.PathLike, info: MediaInfo, segs: Sequence[tuple
                     frames = vs.decode(packet)
                 except av.InvalidDataError:
                     bad += 1
-                    if bad > _MAX_BAD_PACKETS:
+                    if bad > MAX_BAD_PACKETS:
                         raise ProcessingError(f"The video {name} has too many damaged packets.") from None
                     continue
                 for vf in frames:

@@ -43,7 +43,6 @@ class ReelResult:
     duration: float
     has_audio: bool
     segments: list[dict] = field(default_factory=list)  # source and output times per segment
-    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def render_reel(
@@ -103,7 +102,7 @@ def render_reel(
         writer = VideoWriter(vtmp, width=ow, height=oh, fps=fps, codec=codec, crf=crf,
                              preset=preset, color=info.color, constant_rate=True)
         try:
-            stats = run_pipeline(src, stages, lambda f: writer.write(f.image), ctx,
+            run_pipeline(src, stages, lambda f: writer.write(f.image), ctx,
                                  total_frames=src.total_slots)
             if not any(src.counts):
                 raise InputError("None of the chosen segments holds a video frame.")
@@ -132,8 +131,7 @@ def render_reel(
         except BaseException:
             discard(final_tmp)
             raise
-    return ReelResult(output, ow, oh, fps_f, frames, round(frames / fps_f, 3), has_audio, seg_meta,
-                      {name: round(v, 3) for name, v in stats.stage_seconds.items()})
+    return ReelResult(output, ow, oh, fps_f, frames, round(frames / fps_f, 3), has_audio, seg_meta)
 
 
 def _segment_times(kept: list[tuple[float, int]], overlaps: list[int], fps: float) -> list[dict]:
