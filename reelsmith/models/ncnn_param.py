@@ -62,17 +62,6 @@ class NcnnGraph:
     def of_type(self, kind: str) -> list[NcnnLayer]:
         return [layer for layer in self.layers if layer.type == kind]
 
-    @property
-    def input_blob(self) -> str:
-        inputs = self.of_type("Input")
-        if len(inputs) != 1:
-            raise ModelError(f"{self.path.name} has {len(inputs)} inputs; an image model has one.")
-        return inputs[0].outputs[0]
-
-    @property
-    def output_blob(self) -> str:
-        return self.layers[-1].outputs[-1]
-
 
 def _number(text: str, where: str) -> int | float:
     try:

@@ -16,6 +16,7 @@ fp16 graphs (float16 inputs) are fed float16; outputs come back as float32.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -157,14 +158,17 @@ class OnnxImageModel(OnnxRunner, ImageModel):
         return self._exec({self._inputs[0].name: x.astype(self._in_dtype, copy=False)})[0]
 
 
+@functools.lru_cache(maxsize=4)
 def _warp_constants(n: int, h: int, w: int) -> np.ndarray:
     """N x 4 x H x W: flow divisor planes ((W-1)/2, (H-1)/2), then the grid x and y in
-    [-1, 1] (the backward-warp constants of RIFE's ``grid_sample`` with aligned corners)."""
+    [-1, 1] (the backward-warp constants of RIFE's ``grid_sample`` with aligned corners).
+    The same for every frame of a video: made once per size, read-only."""
     out = np.empty((n, 4, h, w), np.float32)
     out[:, 0] = (w - 1) / 2
     out[:, 1] = (h - 1) / 2
     out[:, 2] = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
     out[:, 3] = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
+    out.flags.writeable = False
     return out
 
 

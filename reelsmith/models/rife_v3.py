@@ -453,4 +453,4 @@ def descriptor_fields(net: IFNetV3) -> dict:
             "architecture": describe_architecture(net), "precisions": ("fp32", "fp16"),
             "size_multiple": net.size_multiple(),
             "extra": {"rife_version": "3.x", "timestep": "bisection" if net.bisection else "input",
-                      "refine": net.refine, "ignored_keys": list(getattr(net, "ignored_keys", []))}}
+                      "refine": net.refine}}
