@@ -84,6 +84,10 @@ class Settings:
         doc="ONNX Runtime providers in preference order (`device=auto`)")
     ort_threads: int = setting(0, group="models",
                                doc="ONNX Runtime CPU threads (0: `threads`, else every core)")
+    license_profile: str = setting(
+        "any", group="models",
+        doc="`commercial` refuses models and face backends whose licence forbids (or does not "
+            "clearly allow) commercial use; `any` allows all")
     # Highlights.
     whisper_model: Path | None = setting(
         None, group="highlights", shown="<models dir>/faster-whisper*",
