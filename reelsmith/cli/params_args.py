@@ -5,8 +5,11 @@ in an argparse group named after the field's ``group``; fields sharing an ``excl
 name go in one mutually exclusive group. The flag's type follows the field: choices
 become argparse ``choices`` (so ``--help`` and a bad value both list them), a number
 that also takes a word (``--duration 60`` or ``--duration auto``) gets a parser for both,
-booleans get ``--flag/--no-flag``, an object field takes JSON. Ranges are left to the
-model: a value out of range ends as the same one-sentence error the API gives.
+booleans get ``--flag/--no-flag``, an object field takes JSON, a list field repeats its
+flag (``--post a --post b``, or a JSON array: ``--post '["a", "b"]'``, ``--post []``; the
+model may also split one value: ``--post a,b``). Ranges
+are left to the model: a value out of range ends as the same one-sentence error the API
+gives.
 
 Flags default to None, so only what the user typed reaches the model and its own
 defaults apply (the help text shows them). :func:`params_from_args` collects the values.
@@ -102,6 +105,20 @@ def _json_object(raw: str) -> dict[str, Any]:
     return value
 
 
+def _list_item(raw: str) -> list[str]:
+    """One value of a list flag: a JSON array of strings, or else the text itself."""
+    if raw.strip().startswith("["):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a JSON array of strings, "
+                                             "e.g. '[\"a\", \"b\"]'")
+        return value
+    return [raw]
+
+
 def _argument_kwargs(spec: ParamSpec) -> dict[str, Any]:
     kw: dict[str, Any] = {"dest": spec.name, "default": None, "help": help_for(spec)}
     if spec.kind == "bool":
@@ -115,6 +132,8 @@ def _argument_kwargs(spec: ParamSpec) -> dict[str, Any]:
         kw.update(type=_number_or_word(spec), metavar=f"{_metavar(spec)}|{'|'.join(spec.choices)}")
     elif spec.kind == "object":
         kw.update(type=_json_object, metavar="JSON")
+    elif spec.kind == "list":
+        kw.update(action="append", type=_list_item, metavar=spec.name.upper())
     else:
         kw.update(type={"int": int, "float": float, "str": str}[spec.kind], metavar=_metavar(spec))
     if spec.cli.get("const") is not None:
@@ -152,7 +171,12 @@ def add_params_arguments(parser: argparse.ArgumentParser,
 
 def params_from_args(args: argparse.Namespace, specs: Collection[ParamSpec]) -> dict[str, Any]:
     """The values the user gave for ``specs`` (flags left out are not in the dict)."""
-    return {s.name: getattr(args, s.name) for s in specs if getattr(args, s.name, None) is not None}
+    values = {s.name: getattr(args, s.name) for s in specs
+              if getattr(args, s.name, None) is not None}
+    for s in specs:
+        if s.kind == "list" and s.name in values:  # one list per flag given: join them
+            values[s.name] = [item for given in values[s.name] for item in given]
+    return values
 
 
 class ParamsParser(argparse.ArgumentParser):

@@ -13,10 +13,11 @@ from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.builders import build_interpolate
 from reelsmith.workflows.params import EncodeParams, InterpolateFields
+from reelsmith.workflows.post import PostFields, Stream, build_post_chain
 from reelsmith.workflows.video import process_video, require_video
 
 
-class InterpolateParams(InterpolateFields, EncodeParams):
+class InterpolateParams(InterpolateFields, PostFields, EncodeParams):
     pass
 
 
@@ -36,9 +37,13 @@ class Interpolate(Workflow):
         info = probe(src)
         require_video(info, self.name)
         stage, out_fps, constant, desc = build_interpolate(info, p)
-        meta = process_video(ctx, src, Path(output), info=info, stages=[stage],
-                             out_size=info.display_size, out_fps=out_fps, constant_rate=constant,
-                             encode=p, stage_label="interpolate", extra=stage.describe)
+        post = build_post_chain(p.post, Stream.of(info).but(fps=out_fps, variable_rate=not constant))
+        out = post.stream
+        meta = process_video(ctx, src, Path(output), info=info, stages=[stage, *post.stages],
+                             out_size=out.size, out_fps=out.fps or out_fps,
+                             constant_rate=not out.variable_rate, encode=p,
+                             stage_label="interpolate",
+                             extra=lambda: stage.describe() | post.metadata())
         meta.update(desc, workflow=self.name,
-                    **backend_metadata({"interpolate": desc["interpolator"]}))
+                    **backend_metadata({"interpolate": desc["interpolator"], **post.roles}))
         return WorkflowResult({"video": Path(meta["output"]["path"])}, meta)

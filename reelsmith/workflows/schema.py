@@ -68,7 +68,7 @@ def param(default: Any = PydanticUndefined, *, description: str, unit: str | Non
     return Field(default, **kwargs)
 
 
-Kind = Literal["bool", "int", "float", "str", "object"]
+Kind = Literal["bool", "int", "float", "str", "list", "object"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ class ParamSpec:
     """One ``Params`` field as a face presents it.
 
     ``kind`` is the value type besides the choices: for ``float | Literal["auto"]`` it is
-    "float" with ``choices == ("auto",)``; for a plain ``Literal`` it is "str".
+    "float" with ``choices == ("auto",)``; for a plain ``Literal`` it is "str"; a
+    ``list[str]`` is "list" (the CLI repeats its flag).
     """
 
     name: str
@@ -127,6 +128,8 @@ def _kind(plain: list[Any], name: str) -> Kind:
         return "float"
     if t is str:
         return "str"
+    if typing.get_origin(t) is list:
+        return "list"
     if isinstance(t, type) and issubclass(t, BaseModel) or typing.get_origin(t) is dict:
         return "object"
     raise TypeError(f"Params field {name!r} has a type faces cannot present: {t!r}")

@@ -15,12 +15,13 @@ from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.builders import build_upscale
 from reelsmith.workflows.params import EncodeParams, UpscaleFields
+from reelsmith.workflows.post import PostFields, Stream, build_post_chain
 from reelsmith.workflows.video import media_summary, process_video
 
 IMAGE_OUT = {".png", ".jpg", ".jpeg", ".webp"}
 
 
-class UpscaleParams(UpscaleFields, EncodeParams):
+class UpscaleParams(UpscaleFields, PostFields, EncodeParams):
     pass
 
 
@@ -52,10 +53,14 @@ class Upscale(Workflow):
             return self._image(ctx, src, p, Path(output))
         w, h = info.display_size
         stage, size, desc = build_upscale(w, h, p)
-        meta = process_video(ctx, src, Path(output), info=info, stages=[stage], out_size=size,
-                             out_fps=info.fps or 25, constant_rate=not info.variable_frame_rate,
-                             encode=p, stage_label="upscale")
-        meta.update(desc, workflow=self.name, **backend_metadata({"upscale": desc["upscaler"]}))
+        post = build_post_chain(p.post, Stream.of(info).but(width=size[0], height=size[1]))
+        out = post.stream
+        meta = process_video(ctx, src, Path(output), info=info, stages=[stage, *post.stages],
+                             out_size=out.size, out_fps=out.fps or 25,
+                             constant_rate=not out.variable_rate, encode=p, stage_label="upscale",
+                             extra=post.metadata)
+        meta.update(desc, workflow=self.name,
+                    **backend_metadata({"upscale": desc["upscaler"], **post.roles}))
         return WorkflowResult({"video": Path(meta["output"]["path"])}, meta)
 
     def _image(self, ctx: JobContext, src: Path, p: UpscaleParams, output: Path) -> WorkflowResult:
@@ -64,10 +69,13 @@ class Upscale(Workflow):
         image, info = read_image(src)
         h, w = image.shape[:2]
         stage, size, desc = build_upscale(w, h, p)
+        post = build_post_chain(p.post, Stream("image", *size))
         ctx.check()
         out = stage.upscaler.upscale(image)
         if stage.resize is not None:
             out = stage.resize(out)
+        ctx.check()
+        out = post.apply_image(out)
         final = write_image(output, out)
         ctx.progress(1.0, force=True)
         meta = {
@@ -77,7 +85,8 @@ class Upscale(Workflow):
                        "alpha": out.ndim == 3 and out.shape[2] == 4},
             "seconds": round(time.monotonic() - started, 3),
             **desc,
-            **backend_metadata({"upscale": desc["upscaler"]}),
+            **post.metadata(),
+            **backend_metadata({"upscale": desc["upscaler"], **post.roles}),
         }
         return WorkflowResult({"image": final}, meta)
 
