@@ -262,3 +262,24 @@ def test_schema_shows_post(name):
 def test_cli_list_flag_rejects_a_bad_json_array():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["upscale", "in.mp4", "--post", "[1, 2]"])
+
+
+def test_highlights_reel_with_post_steps(tmp_path):
+    from mediagen import make_video
+
+    src = make_video(tmp_path / "long.mp4", seconds=3.0)
+    quick = {"target_duration": 1.5, "min_clip": 0.5, "max_clip": 1.0, "method": "visual"}
+    plain = reelsmith.run("highlights", src, output=tmp_path / "plain.mp4", **quick)
+    r = reelsmith.run("highlights", src, output=tmp_path / "post.mp4", **quick,
+                      post=["upscale:2,model=builtin", "interpolate:2x,model=builtin"])
+    a, b = probe(plain.output), probe(r.output)
+    assert (b.width, b.height) == (2 * a.width, 2 * a.height)
+    assert b.fps == 2 * a.fps and b.frame_count == 2 * a.frame_count
+    assert abs(b.duration - a.duration) <= 1 / float(a.fps)
+    assert b.has_audio and abs(b.audio_duration - a.audio_duration) < 0.05
+    meta = r.metadata
+    assert (meta["output_width"], meta["fps"]) == (b.width, float(b.fps))
+    assert meta["output_duration"] == pytest.approx(plain.metadata["output_duration"], abs=0.05)
+    assert [s["role"] for s in meta["post"]] == ["post.upscale", "post.interpolate"]
+    assert {"post.upscale", "post.interpolate"} <= set(meta["backends"])
+    assert backend_metadata_problems(meta) == []

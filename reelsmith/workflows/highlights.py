@@ -25,6 +25,7 @@ from reelsmith.media.writer import CODEC_ALIASES
 from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.params import ENCODING, Codec
+from reelsmith.workflows.post import PostFields
 from reelsmith.workflows.schema import param
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Weights(BaseModel):
     llm: float = Field(1.5, ge=0, le=10, description="LLM transcript score, when configured")
 
 
-class HighlightsParams(BaseModel):
+class HighlightsParams(PostFields):
     model_config = ConfigDict(extra="forbid")
     target_duration: float | Literal["auto"] = param(
         60.0, unit="s", group="Reel", order=1, cli={"flag": "--duration"},
@@ -200,7 +201,7 @@ class Highlights(Workflow):
         ctx.stage("render", 0.6, 0.98)
         res = render_reel(src, sel.segments, output, vertical=params.vertical, crossfade=xf,
                           cues=cues if params.subtitles == "burn" else None, codec=params.codec,
-                          crf=params.crf, ctx=ctx, info=info)
+                          crf=params.crf, ctx=ctx, info=info, post=params.post)
         ctx.stage("report", 0.98, 1.0)
         outputs: dict[str, Path] = {"video": res.path}
         if cues:
@@ -262,8 +263,10 @@ class Highlights(Workflow):
             "timings": {k: round(v, 3) for k, v in an.timings.items()},
             "analysis": an.extra | {"frames_analysed": an.frames_analysed},
             "transcript_language": an.transcript.language if an.transcript else None,
+            **res.post,
             # Every analysis that ran is a role; its backend names the library or method.
-            **backend_metadata({k: v for k, v in an.backends.items() if v.get("available")}),
+            **backend_metadata({k: v for k, v in an.backends.items() if v.get("available")}
+                               | res.post_roles),
         }
         report = output.with_name(output.stem + ".report.json")
         tmp = temp_path_for(report)

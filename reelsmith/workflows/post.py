@@ -34,6 +34,8 @@ engine stage, ``process(frame) -> frames`` / ``flush() -> frames``; required for
 after the step: new size, fps, rate), ``description`` (a ``describe()`` dict: ``backend``,
 ``name`` (model), ``provider`` -- what :func:`~reelsmith.workflows.backends.backend_metadata`
 reads) and optionally ``stats`` (called after the run; its dict joins the step's metadata).
+A stage must not change a frame's image in place (assign a new array to ``frame.image``):
+a source may yield one array for several frames (the reel renderer holds frames that way).
 
 A workflow builds its chain with :func:`build_post_chain` and reads the stages, the final
 stream, the backend roles (``post.<name>``) and the ``post`` metadata list from it.

@@ -7,7 +7,10 @@ stages (vertical framing, crossfade, burned subtitles: :mod:`reelsmith.workflows
 through the job's context. The picture is written to a private temporary file; then the
 source audio is cut to exactly the frames kept (short fades at cuts, equal-power crossfades
 at dissolves) and muxed with it into a temporary sibling of the output that is renamed into
-place (:mod:`reelsmith.media.audio_edit`, :mod:`reelsmith.media.atomic`).
+place (:mod:`reelsmith.media.audio_edit`, :mod:`reelsmith.media.atomic`). Post steps
+(:mod:`reelsmith.workflows.post`) run after the reel's own stages in the same pipeline; the
+audio does not depend on them (it is cut by source time), so a step that changes the frame
+rate keeps it in sync.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from reelsmith.engine.context import JobContext
 from reelsmith.engine.pipeline import Stage, run_pipeline
@@ -28,6 +32,7 @@ from reelsmith.media.probe import MediaInfo, probe
 from reelsmith.media.segments import SegmentSource, normalise_segments
 from reelsmith.media.subtitles import Cue
 from reelsmith.media.writer import VideoWriter
+from reelsmith.workflows.post import Stream, build_post_chain
 from reelsmith.workflows.reel_stages import CrossfadeStage, SubtitleStage, VerticalStage
 
 REEL_SUFFIXES = (".mp4", ".mov", ".mkv")
@@ -43,6 +48,8 @@ class ReelResult:
     duration: float
     has_audio: bool
     segments: list[dict] = field(default_factory=list)  # source and output times per segment
+    post: dict[str, Any] = field(default_factory=dict)  # PostChain.metadata(): {} or {"post": [...]}
+    post_roles: dict[str, dict] = field(default_factory=dict)  # backend roles of the post steps
 
 
 def render_reel(
@@ -59,13 +66,15 @@ def render_reel(
     preset: str | None = "veryfast",
     ctx: JobContext | None = None,
     info: MediaInfo | None = None,
+    post: Sequence[str] = (),
 ) -> ReelResult:
     """Write the ``segments`` (source seconds) of ``source`` one after another to ``output``.
 
     ``vertical``: "off", "center", "blur-pad" or "follow" (9:16 output). ``crossfade``:
     seconds of dissolve at each join (at most 0.4 of the shortest segment; 0: cuts with short
     audio fades of ``audio_fade`` seconds). ``cues``: subtitles on the *output* timeline,
-    burned in. Progress is reported to ``ctx`` within its current stage.
+    burned in. ``post``: post steps run on the joined frames (the result's size, rate and
+    frame count follow the last one). Progress is reported to ``ctx`` within its current stage.
 
     Raises :class:`InputError` for an output that is not .mp4/.mov/.mkv or whose folder is
     missing, an unknown vertical mode, or segments that hold no frame of the video.
@@ -95,14 +104,19 @@ def render_reel(
         stages.append(CrossfadeStage(k, fps_f))
     if cues:
         stages.append(SubtitleStage(cues, ow, oh))
+    chain = build_post_chain(post, Stream("video", ow, oh, fps=fps, source=info))
+    stages.extend(chain.stages)
+    final = chain.stream
+    out_fps = final.fps or fps
 
     src = SegmentSource(source, info, segs, check=ctx.check)
     with tempfile.TemporaryDirectory(prefix=".reelsmith-edit-", dir=output.parent) as tmpd:
         vtmp = Path(tmpd) / ("video" + output.suffix.lower())
-        writer = VideoWriter(vtmp, width=ow, height=oh, fps=fps, codec=codec, crf=crf,
-                             preset=preset, color=info.color, constant_rate=True)
+        writer = VideoWriter(vtmp, width=final.width, height=final.height, fps=out_fps,
+                             codec=codec, crf=crf, preset=preset, color=info.color,
+                             constant_rate=True)
         try:
-            run_pipeline(src, stages, lambda f: writer.write(f.image), ctx,
+            stats = run_pipeline(src, stages, lambda f: writer.write(f.image), ctx,
                                  total_frames=src.total_slots)
             if not any(src.counts):
                 raise InputError("None of the chosen segments holds a video frame.")
@@ -131,7 +145,10 @@ def render_reel(
         except BaseException:
             discard(final_tmp)
             raise
-    return ReelResult(output, ow, oh, fps_f, frames, round(frames / fps_f, 3), has_audio, seg_meta)
+    if chain.built:  # the steps may change the rate and the frame count, not the duration
+        frames, fps_f = stats.frames_out, float(out_fps)
+    return ReelResult(output, final.width, final.height, fps_f, frames, round(frames / fps_f, 3),
+                      has_audio, seg_meta, chain.metadata(), chain.roles)
 
 
 def _segment_times(kept: list[tuple[float, int]], overlaps: list[int], fps: float) -> list[dict]:
