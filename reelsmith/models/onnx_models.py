@@ -448,8 +448,9 @@ def open_onnx(path: Path, *, name: str | None = None, purpose: str | None = None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     cls, layout = _shape_of(path, inputs, outputs, purpose)
     if purpose is not None and purpose not in cls.purposes:
-        raise ModelError(f"{path.name} is a {shape_name(cls)} model (inputs: "
-                         f"{', '.join(i.name for i in inputs)}), not a {purpose} model.")
+        kind = cls.purposes[0] if len(cls.purposes) == 1 else shape_name(cls)
+        raise ModelError(f"The model {name or path.stem!r} is a {kind} model (inputs: "
+                         f"{', '.join(i.name for i in inputs)}); it cannot be used to {purpose}.")
     common = {"name": name, "size_multiple": size_multiple, "precision": precision}
     if cls is OnnxImageModel:
         return OnnxImageModel(path, session, purpose=purpose, scale=scale, hints=hints,

@@ -214,7 +214,8 @@ def shape_for(purpose: str) -> type[LoadedModel]:
 
 def shape_name(cls: type[LoadedModel]) -> str:
     """Words for error messages: "single-image", "frame interpolation", ..."""
+    base = next((c for c in cls.__mro__ if c in SHAPES), cls)
     return {ImageModel: "single-image", InterpolationModel: "frame interpolation",
             ConditionedImageModel: "conditioned image (image + embedding)",
             DetectionModel: "detection", EmbeddingModel: "embedding (image -> vector)",
-            SegmentationModel: "segmentation (image -> class map)"}.get(cls, cls.__name__)
+            SegmentationModel: "segmentation (image -> class map)"}.get(base, cls.__name__)

@@ -437,6 +437,8 @@ def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | 
         if desc.architecture.name in RAW_FACE_ARCHES:
             module = FaceRestoreCall(desc, RAW_FACE_ARCHES[desc.architecture.name])
             extra["input_norm"] = "-1,1"
+            if module.takes_fidelity:
+                extra["fidelity_input"] = "weight"
     md = ModelDescriptor(
         name=name, purpose=final_purpose, scale=scale, path=path, format=fmt,
         architecture=arch, in_channels=desc.input_channels,
