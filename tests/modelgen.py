@@ -182,3 +182,101 @@ def save_rife_v3(path: Path, *, timestep: bool = True, refine: bool = True,
         sd[prefix + "block_tea.lastconv.bias"] = torch.zeros(5)
     torch.save(sd, path)
     return path, net
+
+
+# --- face models (real I/O contracts, tiny random insides) ------------------------------------
+
+def make_inswapper_onnx(path: Path, *, identity: bool = False, seed: int = 0) -> Path:
+    """inswapper_128's I/O: ``target`` 1x3x128x128 and ``source`` 1x512 -> ``output``
+    1x3x128x128, with a 512x512 ``emap`` as the graph's last initializer (unused by the graph,
+    as in the real file, where InsightFace's code reads it). Inside: a 3x3 conv of the target
+    plus ``source @ W`` per channel, through a sigmoid; ``identity``: output = target + 0 *
+    that, so the model returns its target exactly."""
+    rng = np.random.default_rng(seed)
+    et = TensorProto.FLOAT
+    wconv = (rng.standard_normal((3, 3, 3, 3)) * 0.2).astype(np.float32)
+    wsrc = (rng.standard_normal((512, 3)) * 0.5).astype(np.float32)
+    nodes = [helper.make_node("Conv", ["target", "wconv"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("MatMul", ["source", "wsrc"], ["shift"]),
+             helper.make_node("Reshape", ["shift", "shape"], ["shift4"]),
+             helper.make_node("Add", ["c", "shift4"], ["pre"]),
+             helper.make_node("Sigmoid", ["pre"], ["sig"])]
+    if identity:
+        nodes += [helper.make_node("Mul", ["sig", "zero"], ["z"]),
+                  helper.make_node("Add", ["target", "z"], ["output"])]
+    else:
+        nodes.append(helper.make_node("Identity", ["sig"], ["output"]))
+    emap = rng.standard_normal((512, 512)).astype(np.float32) / np.sqrt(512)
+    inits = [numpy_helper.from_array(wconv, "wconv"), numpy_helper.from_array(wsrc, "wsrc"),
+             numpy_helper.from_array(np.array([1, 3, 1, 1], np.int64), "shape"),
+             numpy_helper.from_array(np.zeros(1, np.float32), "zero"),
+             numpy_helper.from_array(emap, "emap")]
+    graph = helper.make_graph(
+        nodes, "tiny_inswapper",
+        [helper.make_tensor_value_info("target", et, [1, 3, 128, 128]),
+         helper.make_tensor_value_info("source", et, [1, 512])],
+        [helper.make_tensor_value_info("output", et, [1, 3, 128, 128])], inits)
+    return _save(graph, path)
+
+
+def make_gpen_onnx(path: Path, *, size: int = 64, weight: bool = False) -> Path:
+    """A GPEN-style face restorer: ``input`` 1x3xSxS in [-1, 1] -> ``output`` = |input|
+    (so the [-1, 1] contract is visible: in [0, 1] terms y = (|2x - 1| + 1) / 2).
+    ``weight``: a CodeFormer-style export with a second input ``weight`` (double, [1]) and
+    output = input * weight instead."""
+    et = TensorProto.FLOAT
+    ins = [helper.make_tensor_value_info("input", et, [1, 3, size, size])]
+    if weight:
+        ins.append(helper.make_tensor_value_info("weight", TensorProto.DOUBLE, [1]))
+        nodes = [helper.make_node("Cast", ["weight"], ["wf"], to=TensorProto.FLOAT),
+                 helper.make_node("Mul", ["input", "wf"], ["output"])]
+    else:
+        nodes = [helper.make_node("Abs", ["input"], ["output"])]
+    graph = helper.make_graph(nodes, "tiny_restorer", ins,
+                              [helper.make_tensor_value_info("output", et, [1, 3, size, size])])
+    return _save(graph, path)
+
+
+def make_arcface_onnx(path: Path, *, dim: int = 512, seed: int = 0) -> Path:
+    """ArcFace's I/O: ``input.1`` 1x3x112x112 -> (1, dim): a 4x4/4 conv to dim channels,
+    global average pool, flatten."""
+    w = (np.random.default_rng(seed).standard_normal((dim, 3, 4, 4)) * 0.3).astype(np.float32)
+    et = TensorProto.FLOAT
+    nodes = [helper.make_node("Conv", ["input.1", "w"], ["c"], strides=[4, 4]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["683"])]
+    graph = helper.make_graph(
+        nodes, "tiny_arcface", [helper.make_tensor_value_info("input.1", et, ["N", 3, 112, 112])],
+        [helper.make_tensor_value_info("683", et, ["N", dim])], [numpy_helper.from_array(w, "w")])
+    return _save(graph, path)
+
+
+def make_bisenet_onnx(path: Path, *, size: int = 512, classes: int = 19, seed: int = 0) -> Path:
+    """BiSeNet's I/O: ``input`` 1x3xSxS (ImageNet-normalised) -> ``out`` 1x19xSxS logits
+    (a 1x1 conv)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((classes, 3, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(classes).astype(np.float32) * 0.1
+    et = TensorProto.FLOAT
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input", "w", "b"], ["out"])], "tiny_bisenet",
+        [helper.make_tensor_value_info("input", et, [1, 3, size, size])],
+        [helper.make_tensor_value_info("out", et, [1, classes, size, size])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    return _save(graph, path)
+
+
+def save_random_gfpgan(path: Path, seed: int = 0) -> Path:
+    """A GFPGANv1Clean (spandrel's architecture, the full 512 px config its loader builds)
+    with random weights, saved as a plain state dict in fp16 (half the bytes; loading copies
+    it into the fp32 model)."""
+    import torch
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(seed)
+    net = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                 fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True,
+                 narrow=1, sft_half=True)
+    torch.save({"params_ema": {k: v.half() for k, v in net.state_dict().items()}}, str(path))
+    return path

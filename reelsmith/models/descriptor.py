@@ -16,8 +16,11 @@ COLORIZE = "colorize"
 RESTORE = "restore"  # generic same-size image-to-image model (denoise, deblur, ...)
 FACE_SWAP = "face_swap"  # aligned face crop + identity embedding -> face crop
 FACE_DETECT = "face_detect"  # image -> raw detection tensors (boxes, scores, landmarks)
+FACE_EMBED = "face_embed"  # aligned face crop -> identity embedding (N, D)
+FACE_PARSE = "face_parse"  # face crop -> per-pixel class logits (N, C, H, W)
 
-PURPOSES = (UPSCALE, INTERPOLATE, FACE_RESTORE, COLORIZE, RESTORE, FACE_SWAP, FACE_DETECT)
+PURPOSES = (UPSCALE, INTERPOLATE, FACE_RESTORE, COLORIZE, RESTORE, FACE_SWAP, FACE_DETECT,
+            FACE_EMBED, FACE_PARSE)
 IMAGE_PURPOSES = (UPSCALE, FACE_RESTORE, COLORIZE, RESTORE)
 
 PRECISIONS = ("fp32", "fp16", "bf16")

@@ -3,6 +3,10 @@
 The backend opens the file as the shape its weights or graph have (:mod:`shapes`); the
 loader then checks that shape against the purpose asked for, so an interpolation model
 wired as an upscaler is a ModelError here, not a failure on the first frame.
+
+The licence profile (:mod:`licence`) is applied here, once, before the file is opened: the
+licence comes from the catalog entry, else from the manifest record of an imported file,
+else it is "unknown" (refused under ``REELSMITH_LICENSE_PROFILE=commercial``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,17 @@ from pathlib import Path
 from reelsmith.errors import ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.catalog import CatalogEntry, entry_for_file, find_entry, unknown_name_message
-from reelsmith.models.descriptor import PRECISIONS, PURPOSES
+from reelsmith.models.descriptor import (
+    COLORIZE,
+    FACE_EMBED,
+    FACE_PARSE,
+    FACE_RESTORE,
+    PRECISIONS,
+    PURPOSES,
+    RESTORE,
+)
 from reelsmith.models.formats import ONNX_SUFFIXES, TORCH_SUFFIXES, is_model_file, is_ncnn
+from reelsmith.models.licence import check_allowed
 from reelsmith.models.onnx_models import open_onnx  # onnxruntime itself loads on first use
 from reelsmith.models.shapes import shape_for, shape_name
 from reelsmith.models.store import find_installed, read_manifest
@@ -59,7 +72,7 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
     ``device``: auto | cpu | cuda (ONNX also takes a provider alias: tensorrt, cuda, cpu).
     ``precision``: auto | fp32 | fp16 | bf16.
     Raises ModelError for an unknown name, a missing or unreadable file, an unsupported
-    format, or a wrong purpose.
+    format, a wrong purpose, or weights the licence profile refuses.
     """
     if purpose is not None and purpose not in PURPOSES:
         raise ModelError(f"Unknown model purpose {purpose!r}; one of {', '.join(PURPOSES)}.")
@@ -74,11 +87,16 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
     name = entry.name if entry else (rec.get("name") or path.stem)
     if purpose and hint_purpose and hint_purpose != purpose:
         raise ModelError(_wrong_purpose(name, hint_purpose, purpose))
+    lic = licence_of(entry, rec, name)
     suffix = path.suffix.lower()
     if suffix in ONNX_SUFFIXES:
-        model = open_onnx(path, name=name, purpose=hint_purpose,
+        # a graph nothing describes is opened as the purpose asked for; its scale is still
+        # probed, so an upscaler given to a same-size step is refused below
+        asked = purpose if purpose in GRAPH_PURPOSES else None
+        model = open_onnx(path, name=name, purpose=hint_purpose or asked,
                           scale=int(hint_scale) if hint_scale else None,
-                          size_multiple=multiple, device=device, precision=precision)
+                          size_multiple=multiple, device=device, precision=precision,
+                          hints=_norm_hints(entry, rec))
     elif suffix in TORCH_SUFFIXES or is_ncnn(path):  # ncnn pairs are converted to torch
         model = load_torch_model(path, name=name, purpose=hint_purpose, device=device,
                                  precision=precision)
@@ -86,13 +104,49 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
         raise ModelError(f"{path.name}: unsupported model format {suffix or '(none)'}; "
                          "use .onnx, .pth, .pt, .safetensors or an ncnn "
                          ".param + .bin pair.")
+    if purpose in SAME_SIZE and model.scale != 1:
+        model.close()
+        raise ModelError(_wrong_purpose(name, "upscale", purpose))
     shape = shape_for(model.purpose)
     if not isinstance(model, shape):
         raise ModelError(f"The model {name!r} is recorded as a {model.purpose} model but is "
                          f"not a {shape_name(shape)} model.")
     if purpose and model.purpose != purpose:
         raise ModelError(_wrong_purpose(name, model.purpose, purpose))
+    model.descriptor.extra["licence"] = lic
     return model
+
+
+#: Purposes whose models return an image of the input's size.
+SAME_SIZE = (FACE_RESTORE, RESTORE, COLORIZE)
+#: Purposes a graph's I/O cannot tell apart from its neighbours' (a same-size image model, an
+#: embedder, a parser): an undescribed graph asked for one is opened as that purpose.
+GRAPH_PURPOSES = (*SAME_SIZE, FACE_EMBED, FACE_PARSE)
+
+
+def licence_of(entry: CatalogEntry | None, rec: dict, name: str) -> dict:
+    """The weights' licence (license, commercial, commercial_note) from the catalog entry,
+    else the manifest record, else unknown; raises the licence profile's ModelError when
+    the active profile refuses it."""
+    if entry is not None:
+        lic = {"license": entry.license, "commercial": entry.commercial,
+               "commercial_note": entry.commercial_note}
+    else:
+        commercial = rec.get("commercial", "unknown")
+        lic = {"license": rec.get("license", ""),
+               "commercial": commercial if isinstance(commercial, bool) else "unknown",
+               "commercial_note": rec.get("commercial_note", "")}
+    check_allowed(name, lic["license"], lic["commercial"], lic["commercial_note"])
+    return lic
+
+
+def _norm_hints(entry: CatalogEntry | None, rec: dict) -> dict:
+    """The pixel convention the catalog entry (then the manifest record) states."""
+    for values, source in ((entry.extra if entry else {}, "catalog"), (rec, "manifest")):
+        if values.get("input_norm"):
+            return {"input_norm": values["input_norm"],
+                    "channel_order": values.get("channel_order", "rgb"), "norm_source": source}
+    return {}
 
 
 def _wrong_purpose(name: str, actual: str, wanted: str) -> str:

@@ -9,6 +9,8 @@ ImageModel             ``run(x)``: NCHW [0,1] -> NCHW (x scale)            upsca
 InterpolationModel     ``run(a, b, t)``: two NCHW frames + t -> frame      interpolate
 ConditionedImageModel  ``run(x, embedding)``: NCHW + (N, D) -> NCHW        face_swap
 DetectionModel         ``run(x)``: NCHW -> {output name: raw tensor}       face_detect
+EmbeddingModel         ``run(x)``: NCHW -> (N, D) raw embedding rows       face_embed
+SegmentationModel      ``run(x)``: NCHW -> (N, C, H, W) class logits        face_parse
 =====================  ==================================================  ===============
 
 ``run`` is the raw backend call: its input already meets the model's size needs (the tiler
@@ -30,6 +32,8 @@ from reelsmith.errors import InputError, ModelError
 from reelsmith.models.base import LoadedModel
 from reelsmith.models.descriptor import (
     FACE_DETECT,
+    FACE_EMBED,
+    FACE_PARSE,
     FACE_SWAP,
     IMAGE_PURPOSES,
     INTERPOLATE,
@@ -151,9 +155,53 @@ class DetectionModel(LoadedModel):
         return self.run(pad_nchw(x, *padded_size(self.descriptor, self.name, h, w), "constant"))
 
 
+class EmbeddingModel(LoadedModel):
+    """An aligned crop -> one embedding row per image (face identity).
+
+    ``run`` returns the raw rows; ``__call__`` checks the input is exactly the model's size
+    (an embedder sees an aligned crop, never a padded one) and returns them L2-normalised,
+    so that a dot product of two rows is their cosine similarity.
+    """
+
+    purposes: tuple[str, ...] = (FACE_EMBED,)
+    embedding_size: int | None = None  # D; None until the first run when the graph hides it
+
+    @abstractmethod
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """NCHW float32 [0,1] of the model's size -> (N, D) float32."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        _check_nchw(x, "image")
+        fixed = self.descriptor.fixed_size
+        if fixed and tuple(x.shape[2:]) != tuple(fixed):
+            raise InputError(f"The model {self.name!r} embeds {fixed[1]}x{fixed[0]} aligned "
+                             f"crops; got {x.shape[3]}x{x.shape[2]}.")
+        y = np.asarray(self.run(x), dtype=np.float32).reshape(x.shape[0], -1)
+        norm = np.linalg.norm(y, axis=1, keepdims=True)
+        return y / np.maximum(norm, 1e-12)
+
+
+class SegmentationModel(LoadedModel):
+    """Image -> per-pixel class logits (N, C, H, W) at the input's size (face parsing)."""
+
+    purposes: tuple[str, ...] = (FACE_PARSE,)
+    num_classes: int | None = None
+
+    @abstractmethod
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """NCHW float32 [0,1] (sized for the model) -> (N, C, H, W) float32 logits."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        _check_nchw(x, "image")
+        h, w = x.shape[2:]
+        y = self.run(pad_nchw(x, *padded_size(self.descriptor, self.name, h, w)))
+        return y[:, :, :h, :w]
+
+
 #: Every call shape; :func:`shape_for` looks a purpose up here.
 SHAPES: tuple[type[LoadedModel], ...] = (
-    ImageModel, InterpolationModel, ConditionedImageModel, DetectionModel)
+    ImageModel, InterpolationModel, ConditionedImageModel, DetectionModel, EmbeddingModel,
+    SegmentationModel)
 
 
 def shape_for(purpose: str) -> type[LoadedModel]:
@@ -166,6 +214,8 @@ def shape_for(purpose: str) -> type[LoadedModel]:
 
 def shape_name(cls: type[LoadedModel]) -> str:
     """Words for error messages: "single-image", "frame interpolation", ..."""
+    base = next((c for c in cls.__mro__ if c in SHAPES), cls)
     return {ImageModel: "single-image", InterpolationModel: "frame interpolation",
             ConditionedImageModel: "conditioned image (image + embedding)",
-            DetectionModel: "detection"}.get(cls, cls.__name__)
+            DetectionModel: "detection", EmbeddingModel: "embedding (image -> vector)",
+            SegmentationModel: "segmentation (image -> class map)"}.get(base, cls.__name__)

@@ -9,6 +9,13 @@ Safe loading only: ``.safetensors`` via safetensors, everything else (Practical-
 ``torch.load(weights_only=True)``, which refuses any pickle that is more than tensors and
 plain containers -- no code from a model file is ever executed.
 
+Face restorers (spandrel's "FaceSR" purpose) take an aligned 512 x 512 crop
+(``fixed_size``). spandrel calls GFPGAN and CodeFormer raw: their weights were trained on
+[-1, 1] pixels and return [-1, 1] (spandrel's RestoreFormer wrapper converts by itself), so
+:class:`FaceRestoreCall` converts at the edge and bypasses spandrel's [0, 1] clamp, which
+would cut the dark half of the output away. CodeFormer's fidelity weight ``w`` is the
+``weight`` argument of its forward (:meth:`TorchImageModel.configure`).
+
 RIFE run options (:meth:`TorchInterpolationModel.configure`): ``scale`` (flow estimation
 scale, 0.5 for 4K) and ``ensemble``; the model's description reports them and the
 training-only tensors its checkpoint carried (``ignored_keys``).
@@ -16,6 +23,7 @@ training-only tensors its checkpoint carried (``ignored_keys``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -139,6 +147,26 @@ class ResizedOutput:
             y, size=(h * self.scale, w * self.scale), mode="bicubic", align_corners=False)
 
 
+class FaceRestoreCall:
+    """A spandrel GFPGAN/CodeFormer called the way its weights were trained: [0, 1] ->
+    [-1, 1] in, the first output (the restored face) back to [0, 1]. ``takes_fidelity``: the
+    forward has CodeFormer's ``weight`` argument."""
+
+    def __init__(self, desc, takes_fidelity: bool) -> None:
+        self.desc = desc
+        self.takes_fidelity = takes_fidelity
+
+    def __call__(self, x, fidelity: float | None = None):
+        kw = {"weight": 0.5 if fidelity is None else float(fidelity)} if self.takes_fidelity else {}
+        out = self.desc.model(x * 2 - 1, **kw)
+        y = out[0] if isinstance(out, tuple | list) else out
+        return (y + 1) / 2
+
+
+#: spandrel architectures whose call is raw [-1, 1] (see :class:`FaceRestoreCall`).
+RAW_FACE_ARCHES = {"GFPGAN": False, "CodeFormer": True}
+
+
 def read_weights(path: Path) -> tuple[dict, str, dict]:
     """(state dict, format, info) for a weight file or an ncnn pair.
 
@@ -208,8 +236,29 @@ class TorchRunner:
 class TorchImageModel(TorchRunner, ImageModel):
     """A spandrel image model (upscale, restore, face restore)."""
 
+    fidelity: float | None = None
+
+    def configure(self, *, fidelity: float | None = None) -> None:
+        """Set CodeFormer's fidelity weight (0..1; None: its default 0.5)."""
+        if fidelity is None:
+            return
+        if not getattr(self.module, "takes_fidelity", False):
+            raise ModelError(f"The model {self.name!r} has no fidelity weight; only CodeFormer "
+                             "takes one.")
+        if not 0.0 <= float(fidelity) <= 1.0:
+            raise ModelError(f"Fidelity must be within [0, 1]; got {fidelity}.")
+        self.fidelity = float(fidelity)
+
     def run(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(self.module, FaceRestoreCall):
+            return self._infer(lambda t: self.module(t, self.fidelity), self._tensor(x))
         return self._infer(self.module, self._tensor(x))
+
+    def describe(self) -> dict:
+        info = super().describe()
+        if getattr(self.module, "takes_fidelity", False):
+            info["fidelity"] = 0.5 if self.fidelity is None else self.fidelity
+        return info
 
 
 class TorchInterpolationModel(TorchRunner, InterpolationModel):
@@ -323,6 +372,20 @@ def _ignored(net: Any) -> dict | None:
     return ignored_summary(keys) if keys else None
 
 
+@functools.cache
+def _install_extra_arches() -> None:
+    """Register spandrel_extra_arches (CodeFormer, ...) once, when that package is installed;
+    it is optional (several of its architectures carry non-commercial licences)."""
+    try:
+        import spandrel_extra_arches
+    except ImportError:
+        return
+    try:
+        spandrel_extra_arches.install()
+    except Exception as exc:  # noqa: BLE001 - a broken optional add-on must not stop loading
+        log.warning("spandrel_extra_arches is installed but could not register: %s", exc)
+
+
 def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | None,
                    device: str, precision: str, info: dict | None = None):
     torch = _torch()
@@ -331,6 +394,7 @@ def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | 
     except ImportError as exc:
         raise ModelError("Loading .pth/.safetensors image models needs spandrel: "
                          "pip install 'reelsmith[torch]'.") from exc
+    _install_extra_arches()
     try:
         desc = spandrel.ModelLoader(device="cpu").load_from_state_dict(sd)
     except spandrel.UnsupportedModelError as exc:
@@ -366,11 +430,21 @@ def _load_spandrel(sd: dict, path: Path, *, name: str, fmt: str, purpose: str | 
         module = ResizedOutput(desc, scale)
         arch += f" (x{desc.scale}, bicubic-resized to x{scale})"
     extra = {"source": info["source"]} if info.get("source") else {}
+    fixed = None
+    if desc.purpose == "FaceSR":  # aligned FFHQ-template crops of one size
+        fixed = (512, 512)
+        tiling = "NONE"
+        if desc.architecture.name in RAW_FACE_ARCHES:
+            module = FaceRestoreCall(desc, RAW_FACE_ARCHES[desc.architecture.name])
+            extra["input_norm"] = "-1,1"
+            if module.takes_fidelity:
+                extra["fidelity_input"] = "weight"
     md = ModelDescriptor(
         name=name, purpose=final_purpose, scale=scale, path=path, format=fmt,
         architecture=arch, in_channels=desc.input_channels,
         out_channels=desc.output_channels, supports_tiling=tiling == "SUPPORTED",
         precisions=precisions, size_multiple=max(1, int(req.multiple_of or 1)),
+        fixed_size=fixed,
         extra={"spandrel_purpose": desc.purpose, "min_size": req.minimum,
                "square": bool(req.square), **extra})
     return module, md, prec
