@@ -20,6 +20,8 @@ import numpy as np
 
 from reelsmith.errors import InputError
 
+#: Pixels of context around the mask's bounding box given to the filters.
+_CONTEXT = 12
 _LAPLACE_DIFF = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 
 
@@ -50,6 +52,17 @@ def enhance_face(crop: np.ndarray, mask: np.ndarray, strength: float = 0.8) -> n
         raise InputError(f"Face enhancement strength must be within [0, 1], got {strength}.")
     if strength == 0.0 or not (m > 0).any():
         return crop.copy()
+    # Work on the mask's bounding region (with context for the filters), not the whole frame.
+    ys, xs = np.nonzero(m > 0)
+    h, w = m.shape
+    y0, y1 = max(ys.min() - _CONTEXT, 0), min(ys.max() + 1 + _CONTEXT, h)
+    x0, x1 = max(xs.min() - _CONTEXT, 0), min(xs.max() + 1 + _CONTEXT, w)
+    out = crop.copy()
+    out[y0:y1, x0:x1] = _enhance_region(crop[y0:y1, x0:x1], m[y0:y1, x0:x1], strength)
+    return out
+
+
+def _enhance_region(crop: np.ndarray, m: np.ndarray, strength: float) -> np.ndarray:
     ycc = cv2.cvtColor(crop, cv2.COLOR_RGB2YCrCb)
     y = ycc[..., 0]
     sigma = estimate_noise(y, m)

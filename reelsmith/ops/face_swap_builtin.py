@@ -65,8 +65,15 @@ def swap_face(source: np.ndarray, source_landmarks: np.ndarray, target: np.ndarr
     mask = landmark_mask(target, tgt_lm, options=opts, refine=False) * coverage
     if not (mask > 0).any():
         return target.copy(), mask
+    # Colour and blending work on the mask's bounding region only (a face, not the frame).
+    ys, xs = np.nonzero(mask > 0)
+    pad = 4
+    y0, y1 = max(ys.min() - pad, 0), min(ys.max() + 1 + pad, target.shape[0])
+    x0, x1 = max(xs.min() - pad, 0), min(xs.max() + 1 + pad, target.shape[1])
+    tgt, src, m = target[y0:y1, x0:x1], warped[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     if colour:
-        ring = skin_ring(mask, max(3.0, 0.08 * width))
-        warped = lab_transfer(warped, target, src_mask=ring, ref_mask=ring)
-    out = seamless_blend(target, warped, mask) if blend == "seamless" else feather_blend(target, warped, mask)
+        ring = skin_ring(m, max(3.0, 0.08 * width))
+        src = lab_transfer(src, tgt, src_mask=ring, ref_mask=ring)
+    out = target.copy()
+    out[y0:y1, x0:x1] = seamless_blend(tgt, src, m) if blend == "seamless" else feather_blend(tgt, src, m)
     return out, mask

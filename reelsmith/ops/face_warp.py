@@ -96,10 +96,15 @@ def piecewise_affine(src_img: np.ndarray, src_pts: np.ndarray, dst_pts: np.ndarr
         poly = np.round((all_dst[tri] - shift) * 16).astype(np.int32)
         cv2.fillConvexPoly(index, poly, t + 1, lineType=cv2.LINE_8, shift=4)
     inside = index > 0
-    m = mats[np.maximum(index - 1, 0)]  # h x w x 3 x 2
-    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    map_x = (xx * m[..., 0, 0] + yy * m[..., 1, 0] + m[..., 2, 0]).astype(np.float32)
-    map_y = (xx * m[..., 0, 1] + yy * m[..., 1, 1] + m[..., 2, 1]).astype(np.float32)
+    tri_of = np.maximum(index - 1, 0)
+    # Coefficients relative to the region's origin keep float32 precise on large frames.
+    coef = mats.astype(np.float64).copy()
+    coef[:, 2, :] += x0 * coef[:, 0, :] + y0 * coef[:, 1, :]
+    coef = coef.astype(np.float32)
+    xx = np.arange(x1 - x0, dtype=np.float32)[None, :]
+    yy = np.arange(y1 - y0, dtype=np.float32)[:, None]
+    map_x = xx * coef[:, 0, 0][tri_of] + yy * coef[:, 1, 0][tri_of] + coef[:, 2, 0][tri_of]
+    map_y = xx * coef[:, 0, 1][tri_of] + yy * coef[:, 1, 1][tri_of] + coef[:, 2, 1][tri_of]
     region = cv2.remap(src_img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     sh, sw = src_img.shape[:2]
     valid = inside & (map_x >= -0.5) & (map_x <= sw - 0.5) & (map_y >= -0.5) & (map_y <= sh - 0.5)
