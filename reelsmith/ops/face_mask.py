@@ -190,8 +190,9 @@ def _grabcut(region: np.ndarray, core: np.ndarray, candidate: np.ndarray, geomet
     gc[near > 0] = cv2.GC_PR_BGD
     gc[cand > 0] = cv2.GC_PR_FGD
     gc[sure > 0] = cv2.GC_FGD
-    if not (gc == cv2.GC_BGD).any() and not (gc == cv2.GC_PR_BGD).any():
-        return candidate.copy()  # nothing to learn the background from
+    background = (gc == cv2.GC_BGD) | (gc == cv2.GC_PR_BGD)
+    if background.all() or not background.any():
+        return candidate.copy()  # a face too small for the region, or no background to learn from
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.grabCut(img, gc, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
