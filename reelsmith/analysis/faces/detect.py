@@ -58,7 +58,7 @@ AUTO_ORDER = ("yunet", "mediapipe", "mtcnn", "dlib", "haar")
 _CACHE: dict[str, FaceDetector] = {}
 
 
-def _factory(name: str) -> Callable[[], FaceDetector]:
+def _factory(name: str) -> Callable[..., FaceDetector]:
     module, _, attr = BACKENDS[name].partition(":")
     return getattr(importlib.import_module(module), attr)
 
@@ -80,12 +80,10 @@ def select_detector(spec: str = "auto") -> FaceDetector:
     key = (spec or "auto").strip()
     low = key.lower()
     if low.endswith(".onnx") or "/" in key or "\\" in key:
-        from reelsmith.analysis.faces.detect_yunet import YuNetDetector
-
         path = Path(key).expanduser()
         if not path.is_file():
             raise ModelError(f"The YuNet model file {key} does not exist.")
-        return _allowed(YuNetDetector(path))
+        return _allowed(_factory("yunet")(path))
     if low == "auto":
         return _auto()
     if low not in BACKENDS:
