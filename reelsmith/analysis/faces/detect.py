@@ -8,11 +8,13 @@ a backend could only estimate some of them).
 
 ``select_detector("auto")`` tries the backends in :data:`AUTO_ORDER` and returns the first
 that is installed and allowed by the licence profile. The order follows the detection
-benchmark (``benchmarks/faces_detect.py``): YuNet finds every face in the shared photos and
-video frames with no false positive and is the fastest; MediaPipe is as fast but misses the
-blurry and grey photos; MTCNN finds them all but is several times slower; dlib's HOG detector
-needs frontal faces and its 68-point model is non-commercial; the Haar cascade is the last
-resort (no landmarks, more false positives).
+benchmark (``benchmarks/faces_detect.py``, 2 CPU cores): YuNet and MediaPipe both find every
+face in the shared photos and video frames with no false positive; YuNet comes first because
+its five points are all measured (MediaPipe estimates the mouth corners) and it is one
+Apache-2.0 file run by OpenCV, while MediaPipe's graph runs from a wheel installed without its
+pinned protobuf. MTCNN finds them all too but is ten times slower; dlib's HOG detector misses
+turned faces and its 68-point model is non-commercial; the Haar cascade is the last resort
+(misses, a false positive, no points).
 """
 
 from __future__ import annotations
