@@ -15,8 +15,6 @@ through protobuf descriptor fields that protobuf 5 removed, and onnx needs proto
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from reelsmith.analysis.faces.detect import check_image, clip_box, suppress_overlaps
@@ -34,7 +32,6 @@ class MediaPipeDetector:
     commercial: bool | str = True
 
     def __init__(self, min_score: float = 0.5, full_range: bool = True) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ log: warnings off
         try:
             mod = import_inside("mediapipe", "python.solutions.face_detection")
         except ImportError as exc:
