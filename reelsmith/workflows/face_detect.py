@@ -48,11 +48,11 @@ class FaceDetectParams(BaseModel):
                                                "installed and allowed.", group="Faces", order=2)
     min_size: int = param(24, description="Faces whose shorter box side is below this are "
                                           "reported as skipped (too small to process).",
-                          unit="px", group="Faces", order=3, ge=1, le=4096)
+                          unit="px", group="Faces", order=3, advanced=True, ge=1, le=4096)
     every: int = param(5, description="Video: scan every Nth frame.", group="Video",
                        order=4, ge=1, le=10000)
     max_frames: int = param(300, description="Video: scan at most this many frames.",
-                            group="Video", order=5, ge=1, le=100000)
+                            group="Video", order=5, advanced=True, ge=1, le=100000)
 
 
 def _scan_dict(scan: FaceScan) -> dict[str, Any]:
