@@ -49,7 +49,22 @@ def scratch_tmp(tmp_path, monkeypatch) -> Path:
     return d
 
 
-def _media_for(spec: InputSpec, folder: Path, *, seconds: float = 2.0) -> Path:
+def _face_photo(folder: Path) -> Path:
+    """A real face (scikit-image's astronaut, cropped): inputs that must show a face."""
+    from skimage.data import astronaut
+
+    from reelsmith.media.images import write_image
+
+    return write_image(folder / "face.png", astronaut()[0:260, 110:340])
+
+
+# Inputs whose content matters: (workflow, input) -> a maker of suitable media.
+SPECIAL_MEDIA = {("face_swap", "source"): _face_photo}
+
+
+def _media_for(spec: InputSpec, folder: Path, *, seconds: float = 2.0, workflow: str = "") -> Path:
+    if (workflow, spec.name) in SPECIAL_MEDIA:
+        return SPECIAL_MEDIA[workflow, spec.name](folder)
     if "video" in spec.kinds:
         return make_video(folder / f"{spec.name}.mp4", width=96, height=64, seconds=seconds)
     return make_image(folder / f"{spec.name}.png", width=64, height=48)
@@ -59,7 +74,7 @@ def _sources(wf: Workflow, folder: Path, **kw) -> dict[str, Path | list[Path]]:
     out: dict[str, Path | list[Path]] = {}
     for spec in wf.inputs:
         if spec.required:
-            media = _media_for(spec, folder, **kw)
+            media = _media_for(spec, folder, workflow=wf.name, **kw)
             out[spec.name] = [media, media] if spec.many else media
     return out
 
@@ -129,16 +144,20 @@ def test_cancel_in_mid_run_leaves_nothing(wf, tmp_path, scratch_tmp):
 
 
 def _bad_inputs(wf: Workflow, folder: Path) -> list[tuple[str, dict, str]]:
-    """(case, keyword arguments for reelsmith.run, a word the message must contain)."""
+    """(case, keyword arguments for reelsmith.run, a word the message must contain).
+
+    Each case spoils the first input; the workflow's other required inputs are given good
+    media, so the message is about the spoilt one."""
     first = wf.inputs[0]
+    others = {k: v for k, v in _sources(wf, folder).items() if k != first.name}
     text = folder / "notes.mp4"
     text.write_text("this is not a video\n" * 50)
     empty = folder / "empty.png"
     empty.write_bytes(b"")
     cases = [
-        ("text posing as media", {"inputs": {first.name: text}}, "notes.mp4"),
-        ("empty file", {"inputs": {first.name: empty}}, "empty.png"),
-        ("missing file", {"inputs": {first.name: folder / "absent.mp4"}}, "absent.mp4"),
+        ("text posing as media", {"inputs": {first.name: text, **others}}, "notes.mp4"),
+        ("empty file", {"inputs": {first.name: empty, **others}}, "empty.png"),
+        ("missing file", {"inputs": {first.name: folder / "absent.mp4", **others}}, "absent.mp4"),
         ("no input at all", {"inputs": {}}, first.name),
         ("unknown input name", {"inputs": {"no_such_input": text}}, "no_such_input"),
         ("unknown parameter", {"inputs": _sources(wf, folder), "no_such_parameter": 3},
@@ -146,10 +165,11 @@ def _bad_inputs(wf: Workflow, folder: Path) -> list[tuple[str, dict, str]]:
     ]
     if "image" not in first.kinds:
         cases.append(("an image where a video is needed",
-                      {"inputs": {first.name: make_image(folder / "photo.png")}}, "image"))
+                      {"inputs": {first.name: make_image(folder / "photo.png"), **others}}, "image"))
     if "video" not in first.kinds:
         cases.append(("a video where an image is needed",
-                      {"inputs": {first.name: make_video(folder / "clip.mp4", seconds=0.5)}}, "video"))
+                      {"inputs": {first.name: make_video(folder / "clip.mp4", seconds=0.5), **others}},
+                      "video"))
     return cases
 
 

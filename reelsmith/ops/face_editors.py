@@ -117,12 +117,14 @@ class BuiltinSwap:
     template = "ffhq"
     name = "builtin-landmark-swap"
 
-    def __init__(self, source: np.ndarray, source_face: Face, blend: float = 0.0) -> None:
+    def __init__(self, source: np.ndarray, source_face: Face, blend: float = 0.0, *,
+                 seam: str = "seamless") -> None:
         if source_face.landmarks is None:
             raise InputError("The built-in face swap needs dense landmarks of the source face; "
                              "no landmarker is installed (see `reelsmith faces detect --help`).")
         self.source = source
         self.source_face = source_face
+        self.seam = seam  # "seamless" (Poisson) or "feather"
         self.blend = float(blend)
 
     def crop_size(self, face: Face) -> int:
@@ -132,12 +134,14 @@ class BuiltinSwap:
         if face.landmarks is None:
             raise InputError("The built-in face swap needs dense landmarks of every target face; "
                              "no landmarker is installed.")
-        swapped, _ = swap_face(self.source, self.source_face.landmarks, crop, face.landmarks)
+        swapped, _ = swap_face(self.source, self.source_face.landmarks, crop, face.landmarks,
+                               blend=self.seam)
         return _mix(swapped, crop, self.blend)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "backend": "opencv", "blend": self.blend,
-                "method": "landmark warp + Lab colour transfer + Poisson blending"}
+        return {"name": self.name, "backend": "opencv", "blend": self.blend, "seam": self.seam,
+                "method": "landmark warp + Lab colour transfer + "
+                          + ("Poisson blending" if self.seam == "seamless" else "feathered blending")}
 
 
 class LandmarkMasker:

@@ -14,6 +14,8 @@ arrive already mapped into crop coordinates so the editor never sees the full fr
 from __future__ import annotations
 
 import re
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -104,6 +106,19 @@ def _back(img8: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return img8 if dtype == np.uint8 else img8.astype(np.uint16) * 257
 
 
+class _Clock:
+    """Adds the time since the last call to ``totals[part]``."""
+
+    def __init__(self, totals: defaultdict[str, float]) -> None:
+        self.totals = totals
+        self.t = time.perf_counter()
+
+    def __call__(self, part: str) -> None:
+        now = time.perf_counter()
+        self.totals[part] += now - self.t
+        self.t = now
+
+
 class FaceProcessor:
     """Find -> pick -> align -> edit -> mask -> paste back, for one image at a time.
 
@@ -121,13 +136,18 @@ class FaceProcessor:
         self.tracker = tracker
         self.last_masks: list[tuple[AlignedFace, np.ndarray]] = []
         self.last_faces: list[Face] = []
+        #: Seconds spent per part (find = detection + landmarks, track, align, mask, edit, paste).
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def process(self, image: np.ndarray, *, cut: bool = False) -> tuple[np.ndarray, FrameReport]:
+        clock = _Clock(self.seconds)
         img8 = to_uint8(image[..., :3])
         scan = self.finder.find(img8)
+        clock("find")
         faces = list(scan.faces)
         if self.tracker is not None:
             faces = self.tracker.update(faces, cut=cut)
+            clock("track")
         report = FrameReport(found=len(faces) + len(scan.skipped), skipped_small=len(scan.skipped))
         out = image
         self.last_masks = []
@@ -136,13 +156,17 @@ class FaceProcessor:
             aligned = align_face(img8, face.kps, template=self.editor.template,
                                  size=self.editor.crop_size(face))
             local = face_in_crop(face, aligned)
+            clock("align")
             mask = self.masker.mask(aligned.crop, local, aligned) * border_fade(aligned.size)
+            clock("mask")
             edited = self.editor.edit(aligned.crop, local, mask)
+            clock("edit")
             if image.dtype != np.uint8:
                 aligned_hi = replace(aligned, crop=_back(aligned.crop, image.dtype))
                 out = paste_back(out, aligned_hi, _back(edited, image.dtype), mask)
             else:
                 out = paste_back(out, aligned, edited, mask)
+            clock("paste")
             self.last_masks.append((aligned, mask))
             self.last_faces.append(face)
             report.processed += 1

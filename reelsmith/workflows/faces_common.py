@@ -142,6 +142,7 @@ class FaceStage:
         return {"frames": self.frames, "frames_with_faces": self.frames_with_faces,
                 "faces_processed": self.processed, "skipped_small": self.skipped_small,
                 "scene_cuts": self.cuts, "tracks": len(self._paths),
+                "seconds": {k: round(v, 3) for k, v in self.processor.seconds.items()},
                 "jitter_px": round(float(np.mean(self._jerk)), 3) if self._jerk else None}
 
 
