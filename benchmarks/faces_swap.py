@@ -68,12 +68,12 @@ def main() -> int:
 
     rows = []
     base = []
-    for (sname, (simg, sface)), (tname, (timg, tface)) in itertools.permutations(faces.items(), 2):
+    for (simg, sface), (timg, tface) in itertools.permutations(faces.values(), 2):
         e_src, e_tgt = embedder.embed(simg, sface), embedder.embed(timg, tface)
         base.append(similarity(e_src, e_tgt))
     for label, make in backends.items():
         to_s, to_t, closer, ms, n = [], [], 0, 0.0, 0
-        for (sname, (simg, sface)), (tname, (timg, tface)) in itertools.permutations(faces.items(), 2):
+        for (simg, sface), (timg, tface) in itertools.permutations(faces.values(), 2):
             proc = FaceProcessor(finder, make(simg, sface), masker, faces="largest")
             t = time.perf_counter()
             out, report = proc.process(timg)
