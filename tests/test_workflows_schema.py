@@ -26,6 +26,8 @@ KNOWN_CHOICES = {
     "highlights": {"codec", "vertical", "subtitles", "method", "scene_detector",
                    "target_duration"},
     "face_detect": {"detector"},
+    "face_restore": {"detector", "codec"},
+    "face_swap": {"detector", "codec"},
 }
 
 
@@ -135,12 +137,21 @@ RUN_PARAMS = {
     "upscale_and_interpolation": {"scale": 2, "multiplier": 2},
     "highlights": {"target_duration": 1.0, "min_clip": 0.5, "max_clip": 1.0},
     "face_detect": {"every": 10},
+    "face_restore": {},
+    "face_swap": {},
 }
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_every_workflow_result_says_which_backend_ran(name, clip, tmp_path):
-    r = reelsmith.run(name, clip, output=tmp_path / "out.mp4", **RUN_PARAMS[name])
+    more = []
+    if name == "face_swap":  # its second input is a photo of the face to put in
+        from skimage.data import astronaut
+
+        from reelsmith.media.images import write_image
+
+        more = [write_image(tmp_path / "face.png", astronaut()[0:260, 110:340])]
+    r = reelsmith.run(name, clip, *more, output=tmp_path / "out.mp4", **RUN_PARAMS[name])
     assert backend_metadata_problems(r.metadata) == []
     assert r.metadata["backends"]
 

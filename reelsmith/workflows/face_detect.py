@@ -18,7 +18,7 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,7 @@ from reelsmith.media.reader import VideoReader
 from reelsmith.ops.scene_cut import is_scene_cut
 from reelsmith.workflows.backends import backend_metadata
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
+from reelsmith.workflows.faces_common import DetectorSpec
 from reelsmith.workflows.schema import param
 from reelsmith.workflows.video import media_summary
 
@@ -41,7 +42,7 @@ NO_FACE = "No face found."
 class FaceDetectParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    detector: Literal["auto", "yunet", "mediapipe", "mtcnn", "dlib", "haar"] | str = param(
+    detector: DetectorSpec = param(
         "auto", description="Face detector: auto (best installed), a backend name, or the path "
                             "of a YuNet .onnx file.", group="Faces", order=1)
     landmarks: bool = param(True, description="Add 68 dense landmarks when a landmarker is "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -41,9 +41,10 @@ class FaceSwapFields(BaseModel):
                        description="auto | builtin | a catalog model name | a path to weights.")
     blend: float = param(0.0, ge=0, le=1, group=SWAP, order=11,
                          description="How much of the target's own face shows through (0: none).")
-    pixel_boost: Literal[128, 256, 512] | None = param(
-        None, group=SWAP, order=12, advanced=True, unit="px",
-        description="Swap-model output size: runs a 128 px model on sub-grids for 256/512 px.")
+    pixel_boost: int | None = param(
+        None, ge=64, le=1024, group=SWAP, order=12, advanced=True, unit="px", examples=[256, 512],
+        description="Swap-model output size, 1, 2 or 4 times the model's (a 128 px model runs on "
+                    "sub-grids for 256 or 512 px).")
     identity_model: str = param("auto", group=SWAP, order=13, advanced=True,
                                 examples=["auto", "arcface", "dlib", "none"],
                                 description="Identity embedder used to report similarity "

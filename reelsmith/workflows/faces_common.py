@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, field_validator
@@ -33,15 +33,18 @@ from reelsmith.workflows.video import process_video
 FACES = "Faces"
 MASK = "Face mask"
 
+#: A face detector choice: a backend name (listed, so forms offer them) or a YuNet .onnx path.
+DetectorSpec = Literal["auto", "yunet", "mediapipe", "mtcnn", "dlib", "haar"] | str
+
 
 class FaceFields(BaseModel):
     """Which faces, found how, masked how."""
 
     faces: str = param("all", group=FACES, order=40, examples=["all", "largest", "0"],
                        description=f"Faces to process: {FACES_HELP}.")
-    detector: str = param("auto", group=FACES, order=41, advanced=True,
-                          examples=["auto", "yunet", "mediapipe", "mtcnn", "dlib", "haar"],
-                          description="Face detector: auto (best installed) or a backend name.")
+    detector: DetectorSpec = param("auto", group=FACES, order=41, advanced=True,
+                                   description="Face detector: auto (best installed), a backend "
+                                               "name, or the path of a YuNet .onnx file.")
     min_size: int = param(24, ge=8, le=4096, unit="px", group=FACES, order=42, advanced=True,
                           description="Faces smaller than this are skipped and reported.")
     mask_model: str = param("auto", group=MASK, order=50, advanced=True,
