@@ -253,3 +253,25 @@ def test_swap_video_keeps_audio(face_clip, photos, tmp_path):
     assert dst.frame_count == 50 and dst.has_audio
     assert res.metadata["face_frames"]["frames_with_faces"] >= 48
     assert math.isfinite(res.metadata["face_frames"]["jitter_px"])
+
+
+def test_runpod_worker_contract_swaps_with_named_sources(photos):
+    """The worker's input: the target in ``video_base64``, the source photos in ``inputs``."""
+    import base64
+
+    from reelsmith.engine.context import JobContext
+    from reelsmith.jobs.handler import run_handler_input
+
+    def b64(path: Path) -> str:
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+    res = run_handler_input({"workflow": "face_swap", "video_base64": b64(photos["astronaut"]),
+                             "inputs": {"source": [b64(photos["camera"])]},
+                             "params": {"identity_model": "none"}}, JobContext())
+    assert "error" not in res, res
+    assert res["metadata"]["faces"] == 1
+    out = next(v for k, v in res.items() if k != "metadata")
+    assert isinstance(out, str) and out.startswith("data:image/png;base64,")
+    bad = run_handler_input({"workflow": "face_swap", "video_base64": b64(photos["astronaut"]),
+                             "inputs": {"source": [b64(photos["coffee"])]}}, JobContext())
+    assert "has no usable face" in bad["error"]

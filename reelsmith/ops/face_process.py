@@ -128,12 +128,14 @@ class FaceProcessor:
     """
 
     def __init__(self, finder: Any, editor: CropEditor, masker: CropMasker, *,
-                 faces: str = "all", tracker: Any = None) -> None:
+                 faces: str = "all", tracker: Any = None, mask_every: int = 1) -> None:
         self.finder = finder
         self.editor = editor
         self.masker = masker
         self.choice = check_faces_choice(faces)
         self.tracker = tracker
+        self.mask_every = max(1, int(mask_every))
+        self._masks: dict[int, tuple[np.ndarray, int]] = {}  # track id -> (crop mask, age)
         self.last_masks: list[tuple[AlignedFace, np.ndarray]] = []
         self.last_faces: list[Face] = []
         #: Seconds spent per part (find = detection + landmarks, track, align, mask, edit, paste).
@@ -157,7 +159,7 @@ class FaceProcessor:
                                  size=self.editor.crop_size(face))
             local = face_in_crop(face, aligned)
             clock("align")
-            mask = self.masker.mask(aligned.crop, local, aligned) * border_fade(aligned.size)
+            mask = self._mask(aligned, local)
             clock("mask")
             edited = self.editor.edit(aligned.crop, local, mask)
             clock("edit")
@@ -172,6 +174,22 @@ class FaceProcessor:
             report.processed += 1
             report.faces.append(face.to_dict() | {"crop_size": aligned.size})
         return out, report
+
+    def _mask(self, aligned: AlignedFace, face: Face) -> np.ndarray:
+        """The face's crop-space mask. For a tracked face (video) a mask is computed every
+        ``mask_every`` frames and blended with the previous one: the crop follows the smoothed
+        face, so the mask stays put in it, and the colour-refined edge does not flicker."""
+        tid = face.track_id
+        cached = self._masks.get(tid) if tid is not None else None
+        if cached is not None and cached[0].shape[0] == aligned.size and cached[1] < self.mask_every:
+            self._masks[tid] = (cached[0], cached[1] + 1)
+            return cached[0]
+        mask = self.masker.mask(aligned.crop, face, aligned) * border_fade(aligned.size)
+        if cached is not None and cached[0].shape == mask.shape:
+            mask = 0.5 * (mask + cached[0])
+        if tid is not None:
+            self._masks[tid] = (mask, 1)
+        return mask
 
     def mask_image(self, shape: tuple[int, int]) -> np.ndarray:
         """The masks of the last processed image, pasted into an image-sized float mask."""

@@ -21,6 +21,7 @@ from reelsmith.ops.face_editors import BuiltinRestore, ModelRestore
 from reelsmith.ops.face_process import FaceProcessor
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.faces_common import (
+    MASK_EVERY,
     FaceFields,
     FaceStage,
     _describe,
@@ -112,6 +113,7 @@ def build_step(p: FaceRestoreStep, stream: Stream) -> PostStep:
     if stream.kind == "image":
         return PostStep(stream, description, image=lambda img: processor.process(img)[0])
     processor.tracker = FaceTracker()
+    processor.mask_every = MASK_EVERY
     stage = FaceStage(processor)
     return PostStep(stream, description, stage=stage, stats=stage.describe)
 

@@ -33,6 +33,9 @@ from reelsmith.workflows.video import process_video
 FACES = "Faces"
 MASK = "Face mask"
 
+#: Video: frames between two computations of a tracked face's mask (blended in between).
+MASK_EVERY = 4
+
 #: A face detector choice: a backend name (listed, so forms offer them) or a YuNet .onnx path.
 DetectorSpec = Literal["auto", "yunet", "mediapipe", "mtcnn", "dlib", "haar"] | str
 
@@ -202,6 +205,7 @@ def run_video(ctx: JobContext, src: Path, output: Path, info: MediaInfo, process
     from reelsmith.workflows.backends import backend_metadata
 
     processor.tracker = FaceTracker()
+    processor.mask_every = MASK_EVERY
     stage = FaceStage(processor, on_frame=on_frame)
     post = build_post_chain(p.post, Stream.of(info))
     out = post.stream

@@ -34,7 +34,7 @@ class OneEuro:
     """A One Euro filter over a dict of arrays sharing one speed-adaptive cutoff."""
 
     min_cutoff: float = 0.02
-    beta: float = 40.0
+    beta: float = 10.0
     d_cutoff: float = 1.0
     state: dict[str, np.ndarray] = field(default_factory=dict)
     speed: float = 0.0
@@ -70,7 +70,7 @@ class FaceTracker:
     """Assigns ``track_id`` and smooths faces frame after frame (see the module docstring)."""
 
     def __init__(self, *, max_gap: int = 5, iou_threshold: float = 0.3, smooth: bool = True,
-                 min_cutoff: float = 0.02, beta: float = 40.0) -> None:
+                 min_cutoff: float = 0.02, beta: float = 10.0) -> None:
         self.max_gap = max_gap
         self.iou_threshold = iou_threshold
         self.smooth = smooth
