@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reelsmith.cli.output import print_json, print_summary, run_and_report
+from reelsmith.cli.output import add_output_options, print_json, print_summary, run_and_report
 from reelsmith.cli.params_args import attach_params, params_from_args
 
 
@@ -21,15 +21,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     fsub = faces.add_subparsers(dest="faces_command", required=True)
     p = fsub.add_parser("detect", help="every face in an image or a video, with track ids in video")
     p.add_argument("input", help="image or video file, or an http(s) URL")
-    p.add_argument("-o", "--output", help="report file (default: <input>_face_detect.json beside the input)")
-    p.add_argument("--json", action="store_true", help="print the face report as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    add_output_options(p, "report file (default: <input>_face_detect.json beside the input)")
     attach_params(p, "reelsmith.workflows.face_detect:FaceDetectParams")
     p.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("face-restore", help="restore the faces in a photo or a video")
     p.add_argument("input", help="image or video file, or an http(s) URL")
-    _common(p)
+    add_output_options(p)
     attach_params(p, "reelsmith.workflows.face_restore:FaceRestoreParams")
     p.set_defaults(func=_cmd_restore)
 
@@ -37,15 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", help="the image or video whose faces are replaced")
     p.add_argument("--source", action="append", required=True, metavar="FACE_IMG",
                    help="a photo of the person to put in (repeat for several photos of them)")
-    _common(p)
+    add_output_options(p)
     attach_params(p, "reelsmith.workflows.face_swap:FaceSwapParams")
     p.set_defaults(func=_cmd_swap)
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", help="output file (default: <input>_<workflow>.<ext> beside the input)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
 def _face_summary(data: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from reelsmith.cli.output import add_output_options
 from reelsmith.cli.params_args import attach_params, params_from_args
 from reelsmith.errors import InputError
 
@@ -17,9 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("highlights", help="make a short highlight reel of a long video",
                        description="Cut the best moments of a video into a short reel.")
     p.add_argument("input", help="video file, or an http(s) URL")
-    p.add_argument("-o", "--output", help="output .mp4 (default: <input>_highlights.mp4)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    add_output_options(p, "output .mp4 (default: <input>_highlights.mp4)")
     attach_params(p, "reelsmith.workflows.highlights:HighlightsParams")
     p.set_defaults(func=_cmd)
 

@@ -11,15 +11,13 @@ import argparse
 import json
 from typing import Any
 
-from reelsmith.cli.output import print_json, run_and_report
+from reelsmith.cli.output import add_output_options, print_json, run_and_report
 from reelsmith.cli.params_args import attach_params, params_from_args
 from reelsmith.errors import InputError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", help="output file (default: <input>_<workflow>.<ext> beside the input)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    add_output_options(p)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any workflow parameter (repeatable); values are parsed as JSON when possible")
 

@@ -40,6 +40,14 @@ class ProgressPrinter:
             self._bar = None
 
 
+def add_output_options(p: argparse.ArgumentParser, output_help: str = "output file (default: "
+                       "<input>_<workflow>.<ext> beside the input)") -> None:
+    """``-o/--output``, ``--json`` and ``--quiet``: what every workflow command takes."""
+    p.add_argument("-o", "--output", help=output_help)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 

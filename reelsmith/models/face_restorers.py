@@ -15,6 +15,7 @@ import numpy as np
 
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models.descriptor import FACE_RESTORE
+from reelsmith.models.loader import wrong_purpose
 from reelsmith.models.select import select_model
 from reelsmith.models.shapes import ImageModel
 
@@ -54,8 +55,7 @@ class FaceRestorer:
 
     def __init__(self, model: ImageModel, *, fidelity: float | None = None) -> None:
         if not isinstance(model, ImageModel) or model.purpose != FACE_RESTORE:
-            raise ModelError(f"The model {model.name!r} is a {model.purpose} model; it cannot "
-                             f"be used to {FACE_RESTORE}.")
+            raise ModelError(wrong_purpose(model.name, model.purpose, FACE_RESTORE))
         self.model = model
         self.name = model.name
         self.backend = model.backend

@@ -32,6 +32,7 @@ import numpy as np
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models.descriptor import FACE_SWAP
 from reelsmith.models.face_restorers import from_nchw, resize_square, to_nchw
+from reelsmith.models.loader import wrong_purpose
 from reelsmith.models.select import select_model
 from reelsmith.models.shapes import ConditionedImageModel
 
@@ -90,8 +91,7 @@ class FaceSwapper:
 
     def __init__(self, model: ConditionedImageModel, *, pixel_boost: int | None = None) -> None:
         if not isinstance(model, ConditionedImageModel) or model.purpose != FACE_SWAP:
-            raise ModelError(f"The model {model.name!r} is a {model.purpose} model; it cannot "
-                             f"be used to {FACE_SWAP}.")
+            raise ModelError(wrong_purpose(model.name, model.purpose, FACE_SWAP))
         self.model = model
         self.name = model.name
         self.backend = model.backend

@@ -86,7 +86,7 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
     multiple = (entry.size_multiple if entry else 0) or None
     name = entry.name if entry else (rec.get("name") or path.stem)
     if purpose and hint_purpose and hint_purpose != purpose:
-        raise ModelError(_wrong_purpose(name, hint_purpose, purpose))
+        raise ModelError(wrong_purpose(name, hint_purpose, purpose))
     lic = licence_of(entry, rec, name)
     suffix = path.suffix.lower()
     if suffix in ONNX_SUFFIXES:
@@ -106,13 +106,13 @@ def load_model(spec: str | Path, *, purpose: str | None = None, device: str = "a
                          ".param + .bin pair.")
     if purpose in SAME_SIZE and model.scale != 1:
         model.close()
-        raise ModelError(_wrong_purpose(name, "upscale", purpose))
+        raise ModelError(wrong_purpose(name, "upscale", purpose))
     shape = shape_for(model.purpose)
     if not isinstance(model, shape):
         raise ModelError(f"The model {name!r} is recorded as a {model.purpose} model but is "
                          f"not a {shape_name(shape)} model.")
     if purpose and model.purpose != purpose:
-        raise ModelError(_wrong_purpose(name, model.purpose, purpose))
+        raise ModelError(wrong_purpose(name, model.purpose, purpose))
     model.descriptor.extra["licence"] = lic
     return model
 
@@ -149,6 +149,7 @@ def _norm_hints(entry: CatalogEntry | None, rec: dict) -> dict:
     return {}
 
 
-def _wrong_purpose(name: str, actual: str, wanted: str) -> str:
+def wrong_purpose(name: str, actual: str, wanted: str) -> str:
+    """The sentence for a model of the wrong kind for a step, naming both."""
     return (f"The model {name!r} is a {actual} model; it cannot be used to {wanted} "
             f"(pick a {wanted} model: `reelsmith models list`).")
