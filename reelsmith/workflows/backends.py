@@ -23,6 +23,13 @@ BUILTIN_BACKEND = "opencv"
 """Backend of a description that names none: the built-in classical ops run on OpenCV."""
 
 
+def describe_of(obj: Any) -> dict[str, Any]:
+    """``obj.describe()`` when it has one, else ``{"name": obj.name or its class name}``: the
+    description a role is built from."""
+    d = getattr(obj, "describe", None)
+    return d() if callable(d) else {"name": getattr(obj, "name", type(obj).__name__)}
+
+
 def _role(desc: Mapping[str, Any]) -> dict[str, Any]:
     return {"backend": str(desc.get("backend") or BUILTIN_BACKEND),
             "model": desc.get("name"),

@@ -11,7 +11,7 @@ serverless) only resolve inputs, validate params and call ``run``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -113,12 +113,15 @@ def registered(name: str) -> Workflow:
     try:
         return _REGISTRY[name]
     except KeyError:
-        valid = sorted(_REGISTRY)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(
-            f"Unknown workflow {name!r}.{hint} Valid workflows: {', '.join(valid)}."
-        ) from None
+        raise InputError(unknown_name(name, _REGISTRY, "workflow")) from None
+
+
+def unknown_name(name: str, valid: Iterable[str], what: str, shown: str | None = None) -> str:
+    """"Unknown <what> <shown>. Did you mean ...? Valid <what>s: ..." for a name not in ``valid``."""
+    names = sorted(valid)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown {what} {shown or repr(name)}.{hint} Valid {what}s: {', '.join(names)}."
 
 
 def all_registered() -> list[Workflow]:

@@ -13,6 +13,7 @@ import numpy as np
 from reelsmith.errors import InputError, ModelError
 from reelsmith.media.probe import MediaInfo
 from reelsmith.ops.upscale import ClassicalUpscaler, target_size
+from reelsmith.workflows.backends import describe_of
 from reelsmith.workflows.params import InterpolateFields, UpscaleFields
 from reelsmith.workflows.stages import InterpolateStage, UpscaleStage
 
@@ -66,14 +67,8 @@ class PerThreadInterpolator:
         return self._get().interpolate(state, t)
 
     def describe(self) -> dict[str, Any]:
-        return _describe(self._proto)
+        return describe_of(self._proto)
 
-
-def _describe(obj: Any) -> dict[str, Any]:
-    d = getattr(obj, "describe", None)
-    if callable(d):
-        return d()
-    return {"name": getattr(obj, "name", type(obj).__name__)}
 
 
 def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleStage, tuple[int, int], dict]:
@@ -86,7 +81,7 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
     model = select_upscaler(p.model, p.scale)
     if model is None:
         up = ClassicalUpscaler(size=(out_w, out_h), sharpen=p.sharpen)
-        return UpscaleStage(up), (out_w, out_h), {"upscaler": _describe(up)}
+        return UpscaleStage(up), (out_w, out_h), {"upscaler": describe_of(up)}
     model_scale = int(getattr(model, "scale", 1))
     resize = None
     if (width * model_scale, height * model_scale) != (out_w, out_h):
@@ -95,7 +90,7 @@ def build_upscale(width: int, height: int, p: UpscaleFields) -> tuple[UpscaleSta
         def resize(img: np.ndarray) -> np.ndarray:
             return cv2.resize(img, (out_w, out_h), interpolation=interp)
 
-    desc = _describe(model) | ({"resized_to": [out_w, out_h]} if resize else {})
+    desc = describe_of(model) | ({"resized_to": [out_w, out_h]} if resize else {})
     return UpscaleStage(model, resize), (out_w, out_h), {"upscaler": desc}
 
 
@@ -143,4 +138,4 @@ def build_interpolate(info: MediaInfo, p: InterpolateFields) -> tuple[Interpolat
         stage = InterpolateStage(interp, multiplier=m, duration=info.duration or None,
                                  nominal_interval=nominal, **checks)
         constant = not info.variable_frame_rate
-    return stage, out_fps, constant, {"interpolator": _describe(interp)}
+    return stage, out_fps, constant, {"interpolator": describe_of(interp)}

@@ -19,22 +19,21 @@ from reelsmith.engine.context import JobContext
 from reelsmith.media.probe import probe
 from reelsmith.ops.face_editors import BuiltinRestore, ModelRestore
 from reelsmith.ops.face_process import FaceProcessor
+from reelsmith.workflows.backends import describe_of
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.faces_common import (
     MASK_EVERY,
     FaceFields,
     FaceStage,
-    _describe,
     build_finder,
     build_masker,
+    output_suffix_for,
     run_image,
     run_video,
 )
 from reelsmith.workflows.params import EncodeParams
 from reelsmith.workflows.post import PostFields, PostSpec, PostStep, Stream, fields_from_spec, register_post_step
 from reelsmith.workflows.schema import param
-
-IMAGE_OUT = {".png", ".jpg", ".jpeg", ".webp"}
 
 
 class FaceRestoreFields(BaseModel):
@@ -63,14 +62,9 @@ def build_processor(p: Any) -> tuple[FaceProcessor, dict[str, dict[str, Any]]]:
     restorer = select_face_restorer(p.model, fidelity=p.fidelity)
     editor = BuiltinRestore(p.strength) if restorer is None else ModelRestore(restorer, p.strength)
     masker = build_masker(p)
-    roles = {"face_detect": finder.describe(), "face_restore": _describe(editor),
-             "face_mask": _describe(masker)}
+    roles = {"face_detect": finder.describe(), "face_restore": describe_of(editor),
+             "face_mask": describe_of(masker)}
     return FaceProcessor(finder, editor, masker, faces=p.faces), roles
-
-
-def image_suffix(src: Path) -> str:
-    suffix = src.suffix.lower()
-    return suffix if suffix in IMAGE_OUT else ".png"
 
 
 @register
@@ -84,8 +78,7 @@ class FaceRestore(Workflow):
     Params = FaceRestoreParams
 
     def output_suffix(self, inputs: Mapping[str, Path], params: BaseModel) -> str:
-        src = Path(inputs["video"])
-        return image_suffix(src) if probe(src).kind == "image" else ".mp4"
+        return output_suffix_for(Path(inputs["video"]))
 
     def run(self, ctx: JobContext, inputs: Mapping[str, Path], params: BaseModel,
             output: Path) -> WorkflowResult:

@@ -25,9 +25,16 @@ from reelsmith.media.images import read_image
 from reelsmith.media.probe import probe
 from reelsmith.ops.face_editors import BuiltinSwap, ModelSwap
 from reelsmith.ops.face_process import FaceProcessor, to_uint8
+from reelsmith.workflows.backends import describe_of
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
-from reelsmith.workflows.face_restore import image_suffix
-from reelsmith.workflows.faces_common import FaceFields, _describe, build_finder, build_masker, run_image, run_video
+from reelsmith.workflows.faces_common import (
+    FaceFields,
+    build_finder,
+    build_masker,
+    output_suffix_for,
+    run_image,
+    run_video,
+)
 from reelsmith.workflows.params import EncodeParams
 from reelsmith.workflows.post import PostFields
 from reelsmith.workflows.schema import param
@@ -92,7 +99,7 @@ class IdentityMeter:
         if not self.to_source:
             return {}
         return {"identity": {
-            "embedder": _describe(self.embedder).get("name"),
+            "embedder": describe_of(self.embedder).get("name"),
             "to_source": round(float(np.mean(self.to_source)), 4),
             "to_target": round(float(np.mean(self.to_target)), 4),
             "faces_measured": len(self.to_source)}}
@@ -112,8 +119,7 @@ class FaceSwap(Workflow):
     Params = FaceSwapParams
 
     def output_suffix(self, inputs: Mapping[str, Path], params: BaseModel) -> str:
-        src = Path(inputs["target"])
-        return image_suffix(src) if probe(src).kind == "image" else ".mp4"
+        return output_suffix_for(Path(inputs["target"]))
 
     def run(self, ctx: JobContext, inputs: Mapping[str, Path], params: BaseModel,
             output: Path) -> WorkflowResult:
@@ -134,7 +140,7 @@ class FaceSwap(Workflow):
         if swapper is not None:
             embedder = select_embedder(swapper.embedding)
             if embedder is None:
-                raise ModelError(f"The swap model {_describe(swapper).get('name')!r} needs an "
+                raise ModelError(f"The swap model {describe_of(swapper).get('name')!r} needs an "
                                  f"{swapper.embedding} identity model; none is installed "
                                  "(see `reelsmith models list`).")
             emb = mean_embedding([embedder.embed(img, face) for img, face, _ in src_faces])
@@ -147,10 +153,10 @@ class FaceSwap(Workflow):
             meter = IdentityMeter(judge, mean_embedding([judge.embed(i, f) for i, f, _ in src_faces]))
         masker = build_masker(p)
         processor = FaceProcessor(finder, editor, masker, faces=p.faces)
-        roles = {"face_detect": finder.describe(), "face_swap": _describe(editor),
-                 "face_mask": _describe(masker)}
+        roles = {"face_detect": finder.describe(), "face_swap": describe_of(editor),
+                 "face_mask": describe_of(masker)}
         if judge is not None:
-            roles["identity"] = _describe(judge)
+            roles["identity"] = describe_of(judge)
         source_meta = {"sources": [s.name for _, _, s in src_faces]}
         if swapper is None and len(src_faces) > 1:
             source_meta["sources_note"] = ("the built-in swap uses one source photo: the one with "

@@ -78,6 +78,20 @@ class FaceFields(BaseModel):
                            expand=self.mask_expand, blur=self.mask_blur, padding=self.mask_padding)
 
 
+IMAGE_OUT = {".png", ".jpg", ".jpeg", ".webp"}
+
+
+def output_suffix_for(src: Path) -> str:
+    """A face workflow's output extension: the image's own (PNG for other image formats), or
+    .mp4 for a video."""
+    from reelsmith.media.probe import probe
+
+    if probe(src).kind != "image":
+        return ".mp4"
+    suffix = src.suffix.lower()
+    return suffix if suffix in IMAGE_OUT else ".png"
+
+
 def build_finder(p: FaceFields, *, landmarks: bool | str = True) -> FaceFinder:
     return FaceFinder(detector=p.detector, landmarks=landmarks, min_size=p.min_size)
 
@@ -93,10 +107,6 @@ def build_masker(p: FaceFields) -> Any:
             return ParsingMasker(parser, p.mask_options())
     return LandmarkMasker(p.mask_options())
 
-
-def _describe(obj: Any) -> dict[str, Any]:
-    d = getattr(obj, "describe", None)
-    return d() if callable(d) else {"name": getattr(obj, "name", type(obj).__name__)}
 
 
 class FaceStage:

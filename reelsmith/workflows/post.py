@@ -43,7 +43,6 @@ stream, the backend roles (``post.<name>``) and the ``post`` metadata list from 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,7 +56,7 @@ from reelsmith.engine.pipeline import Stage
 from reelsmith.errors import InputError
 from reelsmith.media.frame import Frame
 from reelsmith.media.probe import MediaInfo
-from reelsmith.workflows.base import format_validation_error
+from reelsmith.workflows.base import format_validation_error, unknown_name
 from reelsmith.workflows.builders import build_interpolate, build_upscale
 from reelsmith.workflows.params import InterpolateFields, UpscaleFields
 from reelsmith.workflows.schema import param
@@ -158,11 +157,7 @@ def _entry(name: str, text: str) -> _Entry:
     try:
         return _STEPS[name]
     except KeyError:
-        valid = sorted(_STEPS)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"Unknown post step {text!r}.{hint} Valid post steps: "
-                         f"{', '.join(valid)}.") from None
+        raise InputError(unknown_name(name, _STEPS, "post step", repr(text))) from None
 
 
 def parse_post_spec(text: str) -> PostSpec:
