@@ -119,7 +119,7 @@ commercial = true
         monkeypatch.setenv("REELSMITH_MODELS_CATALOG", str(cat))
         monkeypatch.setenv("REELSMITH_MODELS", str(tmp_path / "models"))
         reset_settings()
-        monkeypatch.setattr(detect, "_CACHE", {})
+        monkeypatch.setattr(detect, "_LOCAL", threading.local())
         pull("yunet", progress=False)
         det = select_detector("auto")
         assert det.name == "yunet"
@@ -196,7 +196,7 @@ def test_finder_skips_faces_too_small():
 def test_named_backend_missing_says_how_to_install(monkeypatch):
     from reelsmith.analysis.faces import detect, optional_import
 
-    monkeypatch.setattr(detect, "_CACHE", {})
+    monkeypatch.setattr(detect, "_LOCAL", threading.local())
     real = optional_import.import_inside
 
     def fail(package, module):
@@ -221,5 +221,17 @@ def test_a_copied_yunet_in_the_models_dir_is_found(tmp_path, monkeypatch):
     shutil.copy(SHARED_YUNET, models / SHARED_YUNET.name)
     monkeypatch.setenv("REELSMITH_MODELS", str(models))
     reset_settings()
-    monkeypatch.setattr(detect, "_CACHE", {})
+    monkeypatch.setattr(detect, "_LOCAL", threading.local())
     assert select_detector("yunet").path.parent == models
+
+
+def test_each_thread_keeps_its_own_detector():
+    """Detectors keep per-call state (YuNet's input size, MediaPipe's graph): two jobs on two
+    threads must not share one, while one thread reuses what it loaded."""
+    first = select_detector("haar")
+    assert select_detector("haar") is first
+    other: list = []
+    t = threading.Thread(target=lambda: other.append(select_detector("haar")))
+    t.start()
+    t.join()
+    assert other and other[0] is not first

@@ -20,6 +20,7 @@ turned faces and its 68-point model is non-commercial; the Haar cascade is the l
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -57,7 +58,18 @@ BACKENDS: dict[str, str] = {
 #: ``auto`` tries these in turn (see the module docstring for why this order).
 AUTO_ORDER = ("yunet", "mediapipe", "mtcnn", "dlib", "haar")
 
-_CACHE: dict[str, FaceDetector] = {}
+_LOCAL = threading.local()
+
+
+def thread_cache(kind: str) -> dict:
+    """This thread's dict of loaded ``kind`` objects (detectors, landmark predictors).
+
+    Loading is slow (a second for dlib's 68-point model), so each thread keeps what it
+    loaded; the objects themselves keep per-call state (OpenCV's ``FaceDetectorYN`` its input
+    size, MediaPipe its graph) and must not be shared by two jobs running on two threads.
+    """
+    caches = _LOCAL.__dict__.setdefault("caches", {})
+    return caches.setdefault(kind, {})
 
 
 def _factory(name: str) -> Callable[..., FaceDetector]:
@@ -91,20 +103,22 @@ def select_detector(spec: str = "auto") -> FaceDetector:
     if low not in BACKENDS:
         raise InputError(f"Unknown face detector {spec!r}; use auto, {', '.join(BACKENDS)} "
                          "or the path of a YuNet .onnx file.")
-    if low not in _CACHE:
-        _CACHE[low] = _factory(low)()
-    return _allowed(_CACHE[low])
+    cache = thread_cache("detectors")
+    if low not in cache:
+        cache[low] = _factory(low)()
+    return _allowed(cache[low])
 
 
 def _auto() -> FaceDetector:
     reasons = []
+    cache = thread_cache("detectors")
     for name in AUTO_ORDER:
         try:
-            det = _CACHE.get(name) or _factory(name)()
+            det = cache.get(name) or _factory(name)()
         except ModelError as exc:
             reasons.append(f"{name}: {exc}")
             continue
-        _CACHE[name] = det
+        cache[name] = det
         why = refusal(f"{det.name} face detector", det.license, det.commercial,
                       getattr(det, "commercial_note", ""))
         if why is None:
@@ -116,9 +130,10 @@ def _auto() -> FaceDetector:
 def available_detectors() -> list[str]:
     """Names of the backends that are installed here (licence profile not applied)."""
     out = []
+    cache = thread_cache("detectors")
     for name in AUTO_ORDER:
         try:
-            _CACHE.setdefault(name, _factory(name)())
+            cache.setdefault(name, _factory(name)())
         except ModelError:
             continue
         out.append(name)

