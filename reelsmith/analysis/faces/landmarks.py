@@ -13,13 +13,13 @@ five points so that any detector's faces fit well.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from reelsmith.analysis.faces.detect import check_image, thread_cache
+from reelsmith.analysis.faces.optional_import import package_folder
 from reelsmith.analysis.faces.types import Face, kps_from_68
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models.licence import check_allowed, refusal
@@ -48,10 +48,9 @@ def find_predictor() -> Path | None:
     from reelsmith.models.store import models_dir
 
     candidates = [models_dir() / PREDICTOR_FILE, *(d / PREDICTOR_FILE for d in SYSTEM_DIRS)]
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is not None and spec.submodule_search_locations:
-        for folder in spec.submodule_search_locations:
-            candidates.append(Path(folder) / "models" / PREDICTOR_FILE)
+    folder = package_folder("face_recognition_models")
+    if folder is not None:
+        candidates.append(folder / "models" / PREDICTOR_FILE)
     return next((p for p in candidates if p.is_file()), None)
 
 

@@ -14,7 +14,20 @@ import importlib
 import importlib.util
 import sys
 import types
+from pathlib import Path
 from types import ModuleType
+
+
+def package_folder(name: str) -> Path | None:
+    """Where the installed package ``name`` keeps its files, found without importing it
+    (None when it is not installed)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def bare_package(name: str) -> bool:
