@@ -13,6 +13,7 @@ arrive already mapped into crop coordinates so the editor never sees the full fr
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections import defaultdict
@@ -80,13 +81,16 @@ class FrameReport:
     faces: list[dict[str, Any]] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=16)
 def border_fade(size: int, fraction: float = 0.06) -> np.ndarray:
     """A size x size float ramp from 0 at the crop's edge to 1 ``fraction`` of the side
     inside: multiplied into a mask, no edit ends in a hard line where the crop ends."""
     width = max(2.0, fraction * size)
     ramp = np.clip((np.arange(size, dtype=np.float32) + 0.5) / width, 0.0, 1.0)
     ramp = np.minimum(ramp, ramp[::-1])
-    return np.minimum.outer(ramp, ramp)
+    fade = np.minimum.outer(ramp, ramp)
+    fade.flags.writeable = False  # cached: shared by every call
+    return fade
 
 
 def face_in_crop(face: Face, aligned: AlignedFace) -> Face:
@@ -173,6 +177,8 @@ class FaceProcessor:
             self.last_faces.append(face)
             report.processed += 1
             report.faces.append(face.to_dict() | {"crop_size": aligned.size})
+        seen = {f.track_id for f in self.last_faces}
+        self._masks = {tid: m for tid, m in self._masks.items() if tid in seen}  # ended tracks
         return out, report
 
     def _mask(self, aligned: AlignedFace, face: Face) -> np.ndarray:

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from reelsmith.analysis.faces.track import FaceTracker
 from reelsmith.engine.context import JobContext
 from reelsmith.media.probe import probe
 from reelsmith.ops.face_editors import BuiltinRestore, ModelRestore
@@ -22,7 +21,6 @@ from reelsmith.ops.face_process import FaceProcessor
 from reelsmith.workflows.backends import describe_of
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
 from reelsmith.workflows.faces_common import (
-    MASK_EVERY,
     FaceFields,
     FaceStage,
     build_finder,
@@ -105,8 +103,6 @@ def build_step(p: FaceRestoreStep, stream: Stream) -> PostStep:
     description = roles["face_restore"]
     if stream.kind == "image":
         return PostStep(stream, description, image=lambda img: processor.process(img)[0])
-    processor.tracker = FaceTracker()
-    processor.mask_every = MASK_EVERY
     stage = FaceStage(processor)
     return PostStep(stream, description, stage=stage, stats=stage.describe)
 

@@ -116,12 +116,14 @@ class FaceStage:
     name = "faces"
 
     def __init__(self, processor: FaceProcessor, *, on_frame: Callable[[Frame, Any], None] | None = None) -> None:
+        processor.tracker = FaceTracker()  # video: faces tracked, masks reused (MASK_EVERY)
+        processor.mask_every = MASK_EVERY
         self.processor = processor
         self.on_frame = on_frame
         self._prev: np.ndarray | None = None
         self.frames = self.frames_with_faces = self.processed = self.skipped_small = self.cuts = 0
         self._paths: dict[int, tuple[int, list[np.ndarray]]] = {}  # track -> (last frame, last points)
-        self._jerk: list[float] = []
+        self._jerk_sum, self._jerk_count = 0.0, 0
 
     def process(self, frame: Frame) -> list[Frame]:
         cut = self._prev is not None and is_scene_cut(self._prev, frame.image)
@@ -148,7 +150,8 @@ class FaceStage:
             last, pts = self._paths.get(f.track_id, (-2, []))
             pts = (pts if last == self.frames - 1 else [])[-2:] + [centre]
             if len(pts) == 3:
-                self._jerk.append(float(np.linalg.norm(pts[2] - 2 * pts[1] + pts[0])))
+                self._jerk_sum += float(np.linalg.norm(pts[2] - 2 * pts[1] + pts[0]))
+                self._jerk_count += 1
             self._paths[f.track_id] = (self.frames, pts)
 
     def flush(self) -> list[Frame]:
@@ -159,7 +162,8 @@ class FaceStage:
                 "faces_processed": self.processed, "skipped_small": self.skipped_small,
                 "scene_cuts": self.cuts, "tracks": len(self._paths),
                 "seconds": {k: round(v, 3) for k, v in self.processor.seconds.items()},
-                "jitter_px": round(float(np.mean(self._jerk)), 3) if self._jerk else None}
+                "jitter_px": (round(self._jerk_sum / self._jerk_count, 3) if self._jerk_count
+                              else None)}
 
 
 def no_face_message(found: int, skipped: int, min_size: int) -> str:
@@ -214,8 +218,6 @@ def run_video(ctx: JobContext, src: Path, output: Path, info: MediaInfo, process
     """Stream the video through a :class:`FaceStage`; audio and timing kept."""
     from reelsmith.workflows.backends import backend_metadata
 
-    processor.tracker = FaceTracker()
-    processor.mask_every = MASK_EVERY
     stage = FaceStage(processor, on_frame=on_frame)
     post = build_post_chain(p.post, Stream.of(info))
     out = post.stream
