@@ -33,6 +33,7 @@ from reelsmith.analysis.faces.optional_import import package_folder
 from reelsmith.analysis.faces.types import Face
 from reelsmith.errors import InputError, ModelError
 from reelsmith.models import BUILTIN_SPECS, FACE_EMBED, select_model
+from reelsmith.models.face_restorers import to_nchw
 from reelsmith.models.shapes import EmbeddingModel
 from reelsmith.ops.face_align import align_face
 
@@ -83,8 +84,7 @@ class ArcFaceEmbedder:
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
         _check_image(image)
         crop = align_face(image, face.kps, template="arcface", size=self.size).crop
-        x = np.ascontiguousarray(crop.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
-        v = self.model(x)[0]
+        v = self.model(to_nchw(crop))[0]
         self.dim = int(v.size)
         return _unit(v)
 
