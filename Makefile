@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 EXTRAS ?= server,serverless,onnx,highlights,scale,dev
 
-.PHONY: install install-torch install-weights install-faces demo test lint bench clean
+.PHONY: install install-torch install-weights install-faces install-diffusion demo test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,18 @@ $(VENV)/.faces: $(VENV)/.torch
 
 install-faces: $(VENV)/.faces
 
+# Diffusion pipelines (diffusers + transformers on the PyTorch above). Tests build tiny random
+# pipelines of the real classes; real weights are the user's, in the models directory.
+$(VENV)/.diffusion: $(VENV)/.torch
+	$(PIP) install -q "diffusers==0.42.1" "transformers==5.25.0" "accelerate==1.16.0"
+	touch $@
+
+install-diffusion: $(VENV)/.diffusion
+
 demo: install
 	$(PY) scripts/demo.py
 
-test: install install-torch install-weights install-faces
+test: install install-torch install-weights install-faces install-diffusion
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: install

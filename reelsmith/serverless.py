@@ -35,6 +35,8 @@ class _ProgressForwarder:
         self._last = now
         payload = {"stage": ev.stage, "progress": round(ev.progress, 4),
                    "eta_seconds": round(ev.eta_seconds, 1) if ev.eta_seconds else None}
+        if ev.preview:
+            payload["preview"] = ev.preview
         if _on_runpod():
             import runpod
 

@@ -175,3 +175,30 @@ def test_cut_is_held_not_morphed_and_duplicates_repeat():
     assert values == [10, 10, 10, 10, 200, 205, 210, 210]
     assert [f.source for f in out][1:4] == ["repeated", "decoded", "repeated"]
     assert stage.cuts == 1 and stage.duplicates == 1 and interp.prepared == 1
+
+
+def test_preview_rides_on_a_progress_event_as_a_small_jpeg():
+    import base64
+
+    import cv2
+
+    events = []
+    ctx = JobContext(on_progress=events.append, preview_interval_s=10.0)
+    ctx.stage("generate", 0.2, 0.8)
+    ctx.progress(0.5, done=5, total=10, force=True)
+    image = np.zeros((600, 900, 3), np.uint8)
+    image[:, :450] = (255, 0, 0)
+    assert ctx.preview(image) is True
+    assert ctx.preview(image) is False  # at most one per preview_interval_s
+    ev = events[-1]
+    assert ev.preview and ev.preview.startswith("data:image/jpeg;base64,")
+    assert (ev.progress, ev.done, ev.total) == (pytest.approx(0.5), 5, 10)
+    jpeg = np.frombuffer(base64.b64decode(ev.preview.split(",", 1)[1]), np.uint8)
+    small = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1]
+    assert max(small.shape[:2]) == 192 and small.shape[1] > small.shape[0]
+    assert small[:, :40].mean(axis=(0, 1))[0] > 200 and small[:, -40:].max() < 30  # RGB kept
+
+
+def test_preview_costs_nothing_without_listeners():
+    ctx = JobContext()
+    assert ctx.preview(np.zeros((8, 8, 3), np.uint8)) is False

@@ -158,8 +158,11 @@ def execute_job(store: JobStore, job: m.Job, worker_id: str, *,
         state = {"job_id": job.id, "status": m.RUNNING, "stage": ev.stage,
                  "progress": round(ev.progress, 4), "message": ev.message,
                  "eta_seconds": None if ev.eta_seconds is None else round(ev.eta_seconds, 1)}
+        if ev.done is not None and ev.total:
+            state.update(done=ev.done, total=ev.total)
         if publish:
-            publish(state)
+            # A preview rides on the live event only: it is never written to the job table.
+            publish(state | {"preview": ev.preview} if ev.preview else state)
         now = time.monotonic()
         if now - last_write[0] >= 0.5 or ev.progress >= 1.0:
             last_write[0] = now

@@ -1,6 +1,8 @@
 """Live progress: Server-Sent Events and WebSocket, same messages.
 
-``{job_id, status, stage, progress, message, eta_seconds}``. The current state is sent
+``{job_id, status, stage, progress, message, eta_seconds}``, with ``done``/``total`` when the
+stage counts units (frames, denoising steps) and ``preview`` (a small JPEG data URI) when a
+generative step publishes one (live events only: previews are not stored). The current state is sent
 first (so a late subscriber is never blind), then every change until the job finishes.
 Changes come from the in-process hub (local runner) and, for jobs run by other processes,
 from polling the job table once a second.
@@ -28,7 +30,8 @@ TERMINAL = set(m.FINISHED)
 
 
 def _key(state: dict[str, Any]) -> tuple:
-    return (state["status"], state["stage"], state["progress"], state["message"])
+    return (state["status"], state["stage"], state["progress"], state["message"],
+            state.get("preview"))
 
 
 async def job_updates(st, job_id: str, poll_s: float = 1.0) -> AsyncIterator[dict[str, Any]]:  # noqa: ANN001
