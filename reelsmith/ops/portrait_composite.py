@@ -18,9 +18,13 @@ face image gives the identity. Steps, all on the mask's bounding region of the r
    normalised convolution over the face (a Gaussian of an eighth of the face width), and the
    difference is added to the new face (``style.lighting``), so a face lit from the left in
    the reference stays lit from the left.
-4. Blend. Inside ``mask`` (its feather rescaled by ``style.feather``, and faded where the warp
-   has no source pixels) either Poisson blending (``seamless``: the reference sets the values
-   on the edge, so what offset is left fades out) or alpha feathering. Pixels where the mask is
+4. Blend. What moves is the new face: the landmark outline with its forehead up to the
+   hairline (told from hair by colour, :func:`face_alpha`), not the face image's hair, ears or
+   background, which would not fit the reference's head; the reference's hairstyle, ears and
+   neck stay. ``mask`` bounds it further (its feather rescaled by ``style.feather``; the
+   region also fades where the warp has no source pixels). Then either Poisson blending
+   (``seamless``: the reference sets the values on the edge, so what offset is left fades out)
+   or alpha feathering. Pixels where the mask is
    0 are the reference's, bit for bit.
 
 :func:`composite_variants` gives distinct styles for ``count`` > 1: the builtin backend cannot
@@ -44,7 +48,7 @@ from reelsmith.ops.face_warp import piecewise_affine
 from reelsmith.ops.portrait_mask import portrait_mask
 
 __all__ = ["MIN_FACE_PX", "SEAMS", "CompositeStyle", "check_face_size", "composite_portrait",
-           "composite_variants", "portrait_mask"]
+           "composite_variants", "face_alpha", "portrait_mask"]
 
 #: The narrowest face (box width, px) of a face image the portrait accepts.
 MIN_FACE_PX = 48
