@@ -26,7 +26,8 @@ def damaged(tmp_path):
 def test_repairs_and_chains_face_restore_and_upscale_with_the_mask(tmp_path, damaged):
     clean, src = damaged
     out = tmp_path / "fixed.png"
-    r = reelsmith.run("restore_photo", src, output=out, faces=True, face_model="builtin",
+    r = reelsmith.run("restore_photo", src, output=out, scratches=True, dust=True,
+                      faces=True, face_model="builtin",
                       upscale=2, upscale_model="builtin", save_mask=True)
     img, _ = read_image(r.outputs["image"])
     assert img.shape[:2] == (2 * clean.shape[0], 2 * clean.shape[1])
@@ -41,7 +42,8 @@ def test_repairs_and_chains_face_restore_and_upscale_with_the_mask(tmp_path, dam
 
 def test_repair_alone_raises_psnr(tmp_path, damaged):
     clean, src = damaged
-    r = reelsmith.run("restore_photo", src, output=tmp_path / "fixed.png", denoise=False)
+    r = reelsmith.run("restore_photo", src, output=tmp_path / "fixed.png", denoise=False,
+                      scratches=True, dust=True)
     fixed, _ = read_image(r.output)
     assert psnr(fixed, clean) > psnr(read_image(src)[0], clean) + 1.0
 
@@ -57,7 +59,7 @@ def test_sixteen_bit_scans_round_trip_and_stay_sixteen_bit(tmp_path, suffix, gre
     assert np.array_equal(back, deep if not grey else np.repeat(deep[..., None], 3, 2))
     scan = photo("camera")[::2, ::2, 0].astype(np.uint16) * 257 + 100
     src = write_image(tmp_path / f"photo{suffix}", scan if grey else np.dstack([scan] * 3))
-    r = reelsmith.run("restore_photo", src, output=tmp_path / f"out{suffix}")
+    r = reelsmith.run("restore_photo", src, output=tmp_path / f"out{suffix}", scratches=True)
     out, oinfo = read_image(r.output)
     assert oinfo.bit_depth == 16 and r.metadata["output"]["bit_depth"] == 16
     assert len(np.unique(out)) > 256  # real 16-bit values, not 8-bit ones scaled up
@@ -95,10 +97,18 @@ def test_colorize_fails_cleanly_while_its_step_is_missing(tmp_path, damaged):
 def test_cli_end_to_end(tmp_path, damaged, capsys):
     _, src = damaged
     out = tmp_path / "cli.png"
-    rc = main(["restore-photo", str(src), "-o", str(out), "--no-denoise", "--save-mask",
+    rc = main(["restore-photo", str(src), "-o", str(out), "--scratches", "--dust", "--no-denoise", "--save-mask",
                "--upscale", "2", "--upscale-model", "builtin"])
     text = capsys.readouterr().out
     assert rc == 0 and out.is_file() and (tmp_path / "cli_mask.png").is_file()
     assert "scratches" in text and "upscale:2" in text
     rc = main(["restore-photo", str(src), "-o", str(tmp_path / "x.png"), "--colorize"])
     assert rc == 2 and "colorize" in capsys.readouterr().err
+
+
+def test_defaults_leave_a_clean_photo_alone(tmp_path):
+    clean = photo("camera")[::2, ::2]
+    r = reelsmith.run("restore_photo", write_image(tmp_path / "clean.png", clean),
+                      output=tmp_path / "same.png")
+    assert np.array_equal(read_image(r.output)[0], clean)
+    assert r.metadata["steps"] == [] and "unchanged" in r.metadata["message"]

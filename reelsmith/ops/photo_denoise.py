@@ -27,7 +27,7 @@ from reelsmith.errors import InputError
 from reelsmith.ops.scratches import luminance, noise_sigma
 
 #: Below this noise level (0..255 scale) denoise leaves the picture alone.
-NOISE_FLOOR = 1.0
+NOISE_FLOOR = 2.0
 #: Blockiness (ratio of grid steps to other steps) from which deblocking acts.
 BLOCKY = 1.15
 
