@@ -23,10 +23,10 @@ def test_defects_are_found_and_repaired_on_a_real_photo():
     d = add_defects(clean, scratches=6, specks=40, seed=1)
     found = detect_defects(d.image)
     recall, precision = scores(found.mask, d.truth)
-    assert recall > 0.45 and precision > 0.45  # measured 0.60, 0.66
-    assert found.scratches >= 3 and found.specks >= 3
+    assert recall > 0.2 and precision > 0.8  # measured 0.29, 0.98
+    assert found.scratches >= 3 and found.specks >= 10  # measured 6, 33
     fixed = repair_defects(d.image, found)
-    assert psnr(fixed, clean) > psnr(d.image, clean) + 1.2  # measured +2.2 dB
+    assert psnr(fixed, clean) > psnr(d.image, clean) + 1.5  # measured +3.0 dB
 
 
 def test_scratches_on_a_second_photo_and_sensitivity_trades_recall():
@@ -34,16 +34,16 @@ def test_scratches_on_a_second_photo_and_sensitivity_trades_recall():
     d = add_defects(clean, scratches=6, specks=40, seed=1)
     high = detect_defects(d.image, sensitivity=0.5)
     low = detect_defects(d.image, sensitivity=0.1)
-    r_high, _ = scores(high.mask, d.truth)
+    r_high, p_high = scores(high.mask, d.truth)
     r_low, _ = scores(low.mask, d.truth)
-    assert r_high > 0.5 and r_high > r_low  # measured 0.66
-    assert psnr(repair_defects(d.image, high), clean) > psnr(d.image, clean) + 0.3
+    assert r_high > 0.22 and r_high > r_low and p_high > 0.5  # measured 0.31 (0.26 at 0.1), 0.65
+    assert psnr(repair_defects(d.image, high), clean) > psnr(d.image, clean) + 1.0  # +1.9 dB
 
 
-@pytest.mark.parametrize("name,bound", [("chelsea", 3.5), ("camera", 5.0)])
+@pytest.mark.parametrize("name,bound", [("chelsea", 0.3), ("camera", 0.5)])
 def test_clean_photos_lose_little_to_false_defects(name, bound):
     found = detect_defects(photo(name))
-    assert found.area_percent < bound  # measured 2.1% and 3.3% (fur, tripod legs, grass)
+    assert found.area_percent < bound  # measured 0.03% and 0.36% (a tripod leg's highlight)
 
 
 def test_sixteen_bit_stays_sixteen_bit_and_untouched_outside_the_mask():
