@@ -57,7 +57,9 @@ def test_sixteen_bit_scans_round_trip_and_stay_sixteen_bit(tmp_path, suffix, gre
     back, info = read_image(write_image(tmp_path / f"scan{suffix}", deep))
     assert info.bit_depth == 16
     assert np.array_equal(back, deep if not grey else np.repeat(deep[..., None], 3, 2))
-    scan = photo("camera")[::2, ::2, 0].astype(np.uint16) * 257 + 100
+    # Damaged, so the repair writes new 16-bit values (a clean photo passes through unchanged).
+    worn = add_defects(photo("camera")[::2, ::2], scratches=4, specks=20, seed=3).image
+    scan = worn[..., 0].astype(np.uint16) * 257 + 100
     src = write_image(tmp_path / f"photo{suffix}", scan if grey else np.dstack([scan] * 3))
     r = reelsmith.run("restore_photo", src, output=tmp_path / f"out{suffix}", scratches=True)
     out, oinfo = read_image(r.output)
