@@ -28,6 +28,7 @@ KNOWN_CHOICES = {
     "face_detect": {"detector"},
     "face_restore": {"detector", "codec"},
     "face_swap": {"detector", "codec"},
+    "restore_photo": {"deblock"},
 }
 
 
@@ -139,6 +140,7 @@ RUN_PARAMS = {
     "face_detect": {"every": 10},
     "face_restore": {},
     "face_swap": {},
+    "restore_photo": {},
 }
 
 
@@ -151,7 +153,11 @@ def test_every_workflow_result_says_which_backend_ran(name, clip, tmp_path):
         from reelsmith.media.images import write_image
 
         more = [write_image(tmp_path / "face.png", astronaut()[0:260, 110:340])]
-    r = reelsmith.run(name, clip, *more, output=tmp_path / "out.mp4", **RUN_PARAMS[name])
+    out = tmp_path / "out.mp4"
+    if name == "restore_photo":  # photos only
+        from mediagen import make_image
+        clip, out = make_image(tmp_path / "photo.png", width=64, height=48), tmp_path / "out.png"
+    r = reelsmith.run(name, clip, *more, output=out, **RUN_PARAMS[name])
     assert backend_metadata_problems(r.metadata) == []
     assert r.metadata["backends"]
 

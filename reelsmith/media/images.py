@@ -4,8 +4,10 @@
 applied once here and the returned :class:`ImageInfo` says which it was. ``write_image``
 never writes an Orientation tag, so the pixels it saves are not rotated a second time.
 
-Arrays are HxWx3 (RGB) or HxWx4 (RGBA), ``uint8``; 16-bit PNGs read as ``uint16``
-(full 0..65535 scale) and ``uint16`` arrays are written as 16-bit PNG.
+Arrays are HxWx3 (RGB) or HxWx4 (RGBA), ``uint8``; 16-bit PNGs and TIFFs (RGB or grey, the
+scans archives make) read as ``uint16`` (full 0..65535 scale) and ``uint16`` arrays are written
+as 16-bit PNG or TIFF, bit-exact. OpenCV reads and writes the 16-bit ones: Pillow reduces
+16-bit RGB to 8 bits.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from reelsmith.errors import InputError, ProcessingError, UnsupportedMediaError
 from reelsmith.media.atomic import commit, discard, temp_path_for
 
-WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+                 ".tif": "TIFF", ".tiff": "TIFF"}
 _READ_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "BMP", "TIFF", "GIF"}
 
 
@@ -101,7 +104,7 @@ def read_image(path: str | os.PathLike, *, orient: bool = True) -> tuple[np.ndar
 
 def _pixels(p: Path, im, fmt: str) -> np.ndarray:
     """Decoded pixels as HxWx3|4, not yet oriented."""
-    if fmt == "PNG" and _png_is_16bit(p):
+    if (fmt == "PNG" and _png_is_16bit(p)) or (fmt == "TIFF" and _tiff_is_16bit(im)):
         arr = _read_png16(p)
         if arr is not None:
             return arr
@@ -125,8 +128,15 @@ def _png_is_16bit(p: Path) -> bool:
     return len(head) >= 25 and head[12:16] == b"IHDR" and head[24] == 16
 
 
+def _tiff_is_16bit(im) -> bool:
+    bits = im.tag_v2.get(258) if hasattr(im, "tag_v2") else None  # BitsPerSample
+    if isinstance(bits, tuple | list):
+        bits = bits[0] if bits else None
+    return bits == 16 or im.mode.startswith("I;16")
+
+
 def _read_png16(p: Path) -> np.ndarray | None:
-    """16-bit PNG at full depth (Pillow reduces 16-bit RGB to 8-bit; OpenCV does not)."""
+    """16-bit PNG or TIFF at full depth (Pillow reduces 16-bit RGB to 8-bit; OpenCV does not)."""
     import cv2
 
     data = np.fromfile(p, dtype=np.uint8)
@@ -147,7 +157,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
                 icc_profile: bytes | None = None) -> Path:
     """Write ``image`` (HxW, HxWx3 or HxWx4; uint8 or uint16) atomically; format from suffix.
 
-    PNG keeps alpha and 16 bits; WebP keeps alpha (8-bit); JPEG drops alpha (the colour
+    PNG and TIFF keep alpha and 16 bits (a 16-bit grey picture is written as grey); WebP
+    keeps alpha (8-bit); JPEG drops alpha (the colour
     channels are written as they are). ``quality`` (1..100) applies to JPEG (default 95)
     and WebP (default 95; 100 means lossless). No EXIF Orientation is written: the pixels
     are already upright. Returns the final path.
@@ -178,8 +189,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
         raise InputError("Image quality must be between 1 and 100.")
     tmp = temp_path_for(p)
     try:
-        if arr.dtype == np.uint16 and fmt == "PNG":
-            _write_png16(tmp, arr)
+        if arr.dtype == np.uint16 and fmt in ("PNG", "TIFF"):
+            _write_png16(tmp, arr, ".png" if fmt == "PNG" else ".tiff")
         else:
             if arr.dtype == np.uint16:
                 arr = ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
@@ -197,6 +208,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
                 kwargs.update(quality=q, lossless=q >= 100, method=4, exact=True)
             elif fmt == "PNG":
                 kwargs.update(compress_level=6)
+            elif fmt == "TIFF":
+                kwargs.update(compression="tiff_deflate")
             im.save(tmp, format=fmt, **kwargs)
         return commit(tmp, p)
     except Exception as exc:
@@ -206,12 +219,17 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, quality: int | No
         raise ProcessingError(f"Writing the image {p.name} failed ({exc}).") from None
 
 
-def _write_png16(tmp: Path, arr: np.ndarray) -> None:
+def _write_png16(tmp: Path, arr: np.ndarray, ext: str = ".png") -> None:
+    """A 16-bit PNG or TIFF (``ext``); a grey picture (three equal channels) is written grey."""
     import cv2
 
-    bgr = arr[:, :, [2, 1, 0, 3]] if arr.shape[2] == 4 else arr[:, :, ::-1]
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(bgr))
+    if arr.shape[2] == 3 and np.array_equal(arr[:, :, 0], arr[:, :, 1]) \
+            and np.array_equal(arr[:, :, 0], arr[:, :, 2]):
+        bgr = arr[:, :, 0]
+    else:
+        bgr = arr[:, :, [2, 1, 0, 3]] if arr.shape[2] == 4 else arr[:, :, ::-1]
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(bgr))
     if not ok:
-        raise ProcessingError("Encoding a 16-bit PNG failed.")
+        raise ProcessingError(f"Encoding a 16-bit {ext[1:].upper()} failed.")
     with open(tmp, "wb") as fh:
         fh.write(buf.tobytes())
