@@ -21,7 +21,7 @@ from reelsmith.errors import Cancelled, InputError, ModelError  # noqa: E402
 from reelsmith.models.diffusion import load as dload  # noqa: E402
 from reelsmith.models.diffusion.latent_preview import latents_to_rgb  # noqa: E402
 from reelsmith.models.diffusion.memory import GIB, plan_memory  # noqa: E402
-from reelsmith.models.diffusion.portrait import (  # noqa: E402
+from reelsmith.ops.portrait_inpaint import (  # noqa: E402
     PIPELINE_FOLDER,
     InpaintRequest,
     PortraitInpainter,

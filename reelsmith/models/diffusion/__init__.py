@@ -11,8 +11,9 @@ planning, step progress, cancellation and latent previews.
   projection per latent family (no VAE decode).
 - :mod:`.faceid` — IP-Adapter / FaceID / FaceID Plus v2 loading through diffusers'
   ``load_ip_adapter`` and the embeddings they take.
-- :mod:`.portrait` — the portrait inpainter the ``portrait`` workflow calls
-  (``select_portrait_inpainter``, ``PortraitInpainter.inpaint``, ``required_files``).
+
+The SDXL portrait inpainter built on this layer (crop, generate, harmonise, blend) is an op:
+:mod:`reelsmith.ops.portrait_inpaint` (it blends with ``ops.blend``, which models may not import).
 
 diffusers/torch are imported inside functions, so importing this package costs nothing when
 the ``diffusion`` extra is not installed.

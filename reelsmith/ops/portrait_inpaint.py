@@ -1,5 +1,7 @@
-"""The diffusers portrait inpainter: SDXL inpainting with an optional IP-Adapter (plain CLIP,
-FaceID, FaceID Plus v2) that repaints the face region of a reference portrait.
+"""The diffusers portrait inpainter (the ``diffusers`` backend of the portrait workflow, beside
+the builtin compositor in :mod:`reelsmith.ops.portrait_composite`): SDXL inpainting with an
+optional IP-Adapter (plain CLIP, FaceID, FaceID Plus v2) that repaints the face region of a
+reference portrait, on the diffusion layer of :mod:`reelsmith.models.diffusion`.
 
 Files, all in the models directory (``required_files(mode)`` lists them for messages):
 ``stable-diffusion-xl-1.0-inpainting-0.1/`` (a diffusers folder) and, per mode,
