@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from reelsmith.errors import InputError, ModelError
-from reelsmith.models.diffusion.load import offline
 
 ADAPTER_FOLDER = "ip-adapter"
 IMAGE_ENCODER = "image_encoder"
@@ -63,10 +62,9 @@ def ensure_adapter(pipe: Any, folder: Path, mode: str) -> None:
     if spec is None:
         return
     try:
-        with offline():
-            pipe.load_ip_adapter(str(folder), subfolder="", weight_name=spec.file,
-                                 image_encoder_folder=IMAGE_ENCODER if spec.needs_encoder else None,
-                                 local_files_only=True)
+        pipe.load_ip_adapter(str(folder), subfolder="", weight_name=spec.file,
+                             image_encoder_folder=IMAGE_ENCODER if spec.needs_encoder else None,
+                             local_files_only=True)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"The IP-Adapter {folder / spec.file} could not be loaded ({str(exc).splitlines()[0]}); "
                          "check that it is the SDXL version of the file, complete, and that "

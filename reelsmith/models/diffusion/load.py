@@ -3,9 +3,9 @@
 A source is either a diffusers folder (``model_index.json`` and one sub-folder per component)
 loaded with ``from_pretrained``, or a single ``.safetensors``/``.ckpt`` checkpoint loaded with
 ``from_single_file`` together with a local folder holding the pipeline's configuration (the
-model_index.json and the components' config files; ``config``). Both run with
-``local_files_only=True`` and with ``HF_HUB_OFFLINE=1`` set in-process for the duration of the
-call (restored afterwards), so nothing is ever fetched. An incomplete folder is refused before
+model_index.json and the components' config files; ``config``). Every diffusers call is made
+with ``local_files_only=True`` and local paths only, so nothing is ever fetched (the
+environment is not touched: only config.py reads it). An incomplete folder is refused before
 diffusers sees it, with the list of what is missing.
 
 Loaded pipelines are kept in an LRU of ``CACHE_SIZE`` entries keyed by (class, source, config,
@@ -15,10 +15,8 @@ device, dtype): loading SDXL takes many seconds and a GPU holds at most a couple
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,6 @@ _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 _cache: OrderedDict[tuple, LoadedPipeline] = OrderedDict()
 _cache_lock = threading.Lock()
-_env_lock = threading.Lock()
 
 
 @dataclass
@@ -115,24 +112,6 @@ def folder_problems(folder: Path) -> list[str]:
     return out
 
 
-@contextmanager
-def offline():
-    """HF_HUB_OFFLINE=1 (and TRANSFORMERS_OFFLINE=1) for the duration, restored afterwards."""
-    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    with _env_lock:
-        saved = {n: os.environ.get(n) for n in names}
-        for n in names:
-            os.environ[n] = "1"
-        try:
-            yield
-        finally:
-            for n, v in saved.items():
-                if v is None:
-                    os.environ.pop(n, None)
-                else:
-                    os.environ[n] = v
-
-
 def _pipeline_type(name: str) -> Any:
     import diffusers
 
@@ -149,8 +128,7 @@ def _load(cls: Any, source: Path, config: Path | None, torch_dtype: Any) -> Any:
         if problems:
             raise ModelError(f"The pipeline folder {source} is incomplete; missing: "
                              f"{'; '.join(problems)}. Copy the whole folder again from its source.")
-        with offline():
-            return cls.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
+        return cls.from_pretrained(source, dtype=torch_dtype, local_files_only=True)
     if source.suffix.lower() not in (".safetensors", ".ckpt"):
         raise ModelError(f"{source} is neither a diffusers folder nor a .safetensors/.ckpt checkpoint.")
     if config is None or not (config / "model_index.json").is_file():
@@ -158,9 +136,8 @@ def _load(cls: Any, source: Path, config: Path | None, torch_dtype: Any) -> Any:
         raise ModelError(f"The single-file checkpoint {source.name} needs the pipeline's configuration "
                          f"next to it: place the model_index.json and the components' config files "
                          f"of the same pipeline (its diffusers folder without the weights) in {where}/.")
-    with offline():
-        return cls.from_single_file(str(source), config=str(config), dtype=torch_dtype,
-                                    local_files_only=True)
+    return cls.from_single_file(str(source), config=str(config), dtype=torch_dtype,
+                                local_files_only=True)
 
 
 def load_pipeline(pipeline_class: str, source: Path, *, config: Path | None = None,
