@@ -61,6 +61,8 @@ def _list(args: argparse.Namespace) -> int:
         m = installed.pop(file, None)
         rec = manifest.get(file, {})
         present = m is not None or file in by_name.values()
+        if e.format == "diffusers" or "/" in e.file:  # a pipeline folder or a file in a sub-folder
+            present = (models_dir() / e.file).exists()
         status = ("installed" if present else
                   "available" if e.pullable else "manual download")
         if present and rec.get("load_error"):

