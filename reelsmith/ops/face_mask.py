@@ -194,6 +194,10 @@ def _grabcut(region: np.ndarray, core: np.ndarray, candidate: np.ndarray, geomet
     if background.all() or not background.any():
         return candidate.copy()  # a face too small for the region, or no background to learn from
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means drawn from OpenCV's per-thread RNG, which
+    # advances with every call: seed it so one face gives one mask (reproducible results, no
+    # mask flicker between identical frames).
+    cv2.setRNGSeed(0x5EED)
     cv2.grabCut(img, gc, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
     return (cv2.resize(fg * 255, (w, h), interpolation=cv2.INTER_LINEAR) > 127).astype(np.uint8)
