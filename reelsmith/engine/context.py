@@ -146,14 +146,18 @@ class JobContext:
             except Exception:  # noqa: BLE001 - a broken listener must not kill the job
                 pass
 
+    def preview_due(self) -> bool:
+        """Whether :meth:`preview` would send one now (someone listens and the interval has
+        passed): lets a caller skip making the preview image at all."""
+        return bool(self._callbacks) and time.monotonic() - self._last_preview >= self._preview_interval
+
     def preview(self, image: np.ndarray, *, message: str = "") -> bool:
         """Publish ``image`` (HxWx3 uint8 RGB, any size) as a small preview on a progress event
         at the current progress. At most one per ``preview_interval_s``; returns whether it
         was sent. Nothing is sent (and nothing is encoded) when no one listens."""
-        now = time.monotonic()
-        if not self._callbacks or now - self._last_preview < self._preview_interval:
+        if not self.preview_due():
             return False
-        self._last_preview = now
+        self._last_preview = time.monotonic()
         done, total = self._last_counts
         self.progress(self._last_fraction, message=message, done=done, total=total, force=True,
                       preview=preview_data_uri(image))

@@ -7,7 +7,8 @@ and the caller never reaches the decode or any write. Progress: one ``ctx.progre
 with ``done``/``total`` (the context throttles what it emits; the last step always goes out).
 Previews: every ``preview_every`` steps (and at the last one) the latents go through
 ``preview`` (e.g. :func:`latent_preview.latents_to_rgb`) and out with ``ctx.preview``, which
-throttles by time and encodes nothing when no one listens.
+throttles by time; ``ctx.preview_due()`` is asked first, so no latents are projected when no one
+listens or the last preview is too recent.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def step_callback(ctx: JobContext, total: int, *,
         n = getattr(pipe, "_num_timesteps", None) or total  # the pipeline's own count when it has one
         done = min(i + 1, n)
         ctx.progress(done / n, done=done, total=n, message=message)
-        if preview is not None and getattr(ctx, "_callbacks", True) and (done % every == 0 or done == n):
+        if preview is not None and (done % every == 0 or done == n) and ctx.preview_due():
             latents = kwargs.get("latents")
             if latents is not None:
                 ctx.preview(preview(latents), message=message)
