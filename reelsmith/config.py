@@ -98,6 +98,9 @@ class Settings:
     llm_api_key: str = setting("", group="highlights", doc="bearer key for `llm_url`")
     llm_timeout_s: float = setting(30.0, group="highlights", alias="REELSMITH_LLM_TIMEOUT",
                                    doc="LLM request timeout")
+    vision_model: str = setting("", group="highlights",
+                                doc="a vision model at `llm_url` that describes the face for portrait "
+                                    "prompts (empty: a neutral default prompt)")
     # Job server (reelsmith.jobs / reelsmith.server).
     database_url: str = setting("", group="server", shown="SQLite in the data dir",
                                 doc="SQLAlchemy URL of the job store (PostgreSQL for many workers)")

@@ -59,7 +59,8 @@ def _face_photo(folder: Path) -> Path:
 
 
 # Inputs whose content matters: (workflow, input) -> a maker of suitable media.
-SPECIAL_MEDIA = {("face_swap", "source"): _face_photo}
+SPECIAL_MEDIA = {("face_swap", "source"): _face_photo, ("portrait", "reference"): _face_photo,
+                 ("portrait", "face"): _face_photo}
 
 
 def _media_for(spec: InputSpec, folder: Path, *, seconds: float = 2.0, workflow: str = "") -> Path:

@@ -21,6 +21,7 @@ from reelsmith.errors import Cancelled, ConfigError, ReelsmithError
 COMMAND_MODULES = [
     "reelsmith.cli.media_cmds",
     "reelsmith.cli.faces_cmd",
+    "reelsmith.cli.portrait_cmd",
     "reelsmith.cli.restore_cmd",
     "reelsmith.cli.models_cmd",
     "reelsmith.cli.highlights_cmd",

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_workflows)
 
 
-def _parse_param(item: str) -> tuple[str, Any]:
+def parse_param(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise InputError(f"--param {item!r} must look like key=value.")
     key, raw = item.split("=", 1)
@@ -60,7 +60,7 @@ def _parse_param(item: str) -> tuple[str, Any]:
 
 def _cmd_workflow(args: argparse.Namespace) -> int:
     params = params_from_args(args, args.param_specs)
-    params.update(dict(_parse_param(x) for x in args.param))
+    params.update(dict(parse_param(x) for x in args.param))
     sources = getattr(args, "inputs", None) or [args.input]
     return run_and_report(args, args.workflow, sources, params)
 
