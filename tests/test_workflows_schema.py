@@ -28,6 +28,7 @@ KNOWN_CHOICES = {
     "face_detect": {"detector"},
     "face_restore": {"detector", "codec"},
     "face_swap": {"detector", "codec"},
+    "colorize": {"tint", "codec"},
 }
 
 
@@ -139,6 +140,7 @@ RUN_PARAMS = {
     "face_detect": {"every": 10},
     "face_restore": {},
     "face_swap": {},
+    "colorize": {"tint": "sepia", "force": True},  # the clip is colour; no model installed
 }
 
 
