@@ -6,7 +6,7 @@ with and without propagation along optical flow, on a real clip made grey and on
 Photos: scikit-image's (astronaut, chelsea, coffee) and, when ``../shared/data`` is present,
 kodim03 and rommel.jpg (7 MP); one more row times a 12 MP photo (rommel resized).
 
-Usage: python benchmarks/colorize.py [--frames 100]
+Usage: python benchmarks/colorize.py [--frames 100] [--only hints|reference|video]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from skimage.metrics import structural_similarity as ssim
 
 from reelsmith.media.frame import Frame
 from reelsmith.media.images import read_image
-from reelsmith.ops.chroma import grey_of
+from reelsmith.ops.chroma import grey_of, residual_chroma
 from reelsmith.ops.colorize_hints import colorize_with_hints
 from reelsmith.ops.colorize_reference import colorize_from_reference, reference_chroma
 from reelsmith.ops.colorize_video import ColorizeStage, chroma_flicker
@@ -104,7 +104,7 @@ def video_table(n_frames: int) -> str:
     rows = []
     for name, colour in clips:
         grey = grey_frames(colour)
-        ref = colour[0]
+        ref = max(colour[::10], key=residual_chroma)  # the most colourful frame (bikes fades in)
 
         def key(frame, index, ref=ref):
             return reference_chroma(frame, ref)
@@ -124,14 +124,19 @@ def video_table(n_frames: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--only", choices=["hints", "reference", "video"])
     args = ap.parse_args()
     print(f"Machine: {machine()}\n")
-    print("Hint colorization (true colours at random pixels): PSNR dB / SSIM vs the colour photo\n")
-    print(hints_table(), "\n")
-    print("Reference transfer: PSNR dB / SSIM vs the colour photo\n")
-    print(reference_table(), "\n")
-    print("Video: chroma flicker = mean |a*b* - previous a*b* warped along flow| (Lab units)\n")
-    print(video_table(args.frames))
+    if args.only in (None, "hints"):
+        print("Hint colorization (true colours at random pixels): PSNR dB / SSIM vs the colour "
+              "photo\n")
+        print(hints_table(), "\n")
+    if args.only in (None, "reference"):
+        print("Reference transfer: PSNR dB / SSIM vs the colour photo\n")
+        print(reference_table(), "\n")
+    if args.only in (None, "video"):
+        print("Video: chroma flicker = mean |a*b* - previous a*b* warped along flow| (Lab units)\n")
+        print(video_table(args.frames))
 
 
 if __name__ == "__main__":
