@@ -280,3 +280,33 @@ def save_random_gfpgan(path: Path, seed: int = 0) -> Path:
                  narrow=1, sft_half=True)
     torch.save({"params_ema": {k: v.half() for k, v in net.state_dict().items()}}, str(path))
     return path
+
+
+def make_colorizer_onnx(path: Path, *, size: int | None = 32, rgb_out: bool = False,
+                        seed: int = 0) -> Path:
+    """A colorizer with a real I/O contract and random weights. DDColor-shaped (default):
+    ``input`` 1x3xSxS RGB [0, 1] -> ``output`` 1x2xSxS a*/b* in Lab units (a 3x3 conv scaled
+    to about +-60, so values far outside [0, 1] show that nothing clamps them). ``rgb_out``:
+    DeOldify-class, 1x3xSxS RGB -> 1x3xSxS RGB in [0, 1] (conv + sigmoid). ``size`` None: a
+    free input size."""
+    rng = np.random.default_rng(seed)
+    et = TensorProto.FLOAT
+    s = [1, 3, size, size] if size else [1, 3, "H", "W"]
+    out_ch = 3 if rgb_out else 2
+    wt = (rng.standard_normal((out_ch, 3, 3, 3)) * 0.5).astype(np.float32)
+    b = (rng.standard_normal(out_ch) * 0.2).astype(np.float32)
+    inits = [numpy_helper.from_array(wt, "w"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array(60.0, np.float32), "gain")]
+    nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], pads=[1, 1, 1, 1],
+                              kernel_shape=[3, 3])]
+    if rgb_out:
+        nodes.append(helper.make_node("Sigmoid", ["c"], ["output"]))
+        inits = inits[:2]
+    else:
+        nodes += [helper.make_node("Tanh", ["c"], ["t"]),
+                  helper.make_node("Mul", ["t", "gain"], ["output"])]
+    o = [1, out_ch, size, size] if size else [1, out_ch, "H", "W"]
+    graph = helper.make_graph(nodes, "tiny_colorizer",
+                              [helper.make_tensor_value_info("input", et, s)],
+                              [helper.make_tensor_value_info("output", et, o)], inits)
+    return _save(graph, path)

@@ -32,6 +32,8 @@ WORKFLOWS = {wf.name: wf for wf in list_workflows() if type(wf).__module__.start
 # with its defaults.
 QUICK: dict[str, dict] = {
     "highlights": {"target_duration": 1.0, "min_clip": 0.5, "max_clip": 1.0},
+    # the tiny media are colour and no model is installed: an explicit look, recolouring allowed
+    "colorize": {"tint": "sepia", "force": True},
 }
 
 

@@ -29,6 +29,8 @@ KNOWN_CHOICES = {
     "face_restore": {"detector", "codec"},
     "face_swap": {"detector", "codec"},
     "restore_photo": {"deblock"},
+    "colorize": {"tint", "codec"},
+    "portrait": {"backend", "mode", "detector"},
 }
 
 
@@ -141,13 +143,15 @@ RUN_PARAMS = {
     "face_restore": {},
     "face_swap": {},
     "restore_photo": {},
+    "colorize": {"tint": "sepia", "force": True},  # the clip is colour; no model installed
+    "portrait": {"identity_model": "none"},
 }
 
 
 @pytest.mark.parametrize("name", WORKFLOWS)
 def test_every_workflow_result_says_which_backend_ran(name, clip, tmp_path):
     more = []
-    if name == "face_swap":  # its second input is a photo of the face to put in
+    if name in ("face_swap", "portrait"):  # its second input is a photo of the face to put in
         from skimage.data import astronaut
 
         from reelsmith.media.images import write_image
@@ -157,6 +161,8 @@ def test_every_workflow_result_says_which_backend_ran(name, clip, tmp_path):
     if name == "restore_photo":  # photos only
         from mediagen import make_image
         clip, out = make_image(tmp_path / "photo.png", width=64, height=48), tmp_path / "out.png"
+    if name == "portrait":  # two photos with faces
+        clip, out = more[0], tmp_path / "out.png"
     r = reelsmith.run(name, clip, *more, output=out, **RUN_PARAMS[name])
     assert backend_metadata_problems(r.metadata) == []
     assert r.metadata["backends"]

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "reelsmith.cli.highlights_cmd",
     "reelsmith.cli.server_cmds",
     "reelsmith.cli.settings_cmd",
+    "reelsmith.cli.photo_cmds",
 ]
 
 EXIT_INPUT = 2

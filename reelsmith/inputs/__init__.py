@@ -88,7 +88,7 @@ class ResolvedInput:
 
     path: Path
     origin: str  # "path" | "url" | "base64" | "upload"
-    info: MediaInfo
+    info: MediaInfo | None  # None for a JSON input (kind "json": hints, not media)
     cleanup: bool  # True when the file is a copy we created (download/decode)
 
     def discard(self) -> None:
@@ -147,7 +147,8 @@ def classify_source(text: str) -> tuple[str, str]:
 
 
 def _what(kinds: Sequence[str]) -> str:
-    return " or ".join("a video" if k == "video" else "an image" for k in kinds)
+    names = {"video": "a video", "image": "an image", "json": "a JSON file"}
+    return " or ".join(names.get(k, k) for k in kinds)
 
 
 def require_kind(kinds: Sequence[str], found: str, what: str = "the file") -> None:
@@ -156,6 +157,24 @@ def require_kind(kinds: Sequence[str], found: str, what: str = "the file") -> No
     ``what`` names the source in the sentence ("the file", "the upload")."""
     if found not in kinds:
         raise UnsupportedMediaError(f"This input must be {_what(kinds)}, but {what} is {_what([found])}.")
+
+
+def _is_json(path: Path) -> bool:
+    """True for a file holding one JSON object (a ``json`` input such as colour hints);
+    InputError for a .json file that does not parse."""
+    import json
+
+    with open(path, "rb") as f:
+        head = f.read(64).lstrip()
+    if path.suffix.lower() != ".json" and head[:1] != b"{":
+        return False
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        if path.suffix.lower() == ".json":
+            raise InputError(f"{path.name} is not valid JSON: {exc}.") from None
+        return False
+    return isinstance(data, dict)
 
 
 def resolve_source(
@@ -171,7 +190,8 @@ def resolve_source(
     ``spec``: a request mapping (exactly one of ``{prefix}_path/_url/_base64``), a string
     (``http(s)://`` URL, ``data:`` URI or a path), a ``Path`` or an :class:`Upload`.
     Downloads and decoded data are written into ``work_dir`` (created if needed), the
-    job's own directory. ``kinds`` restricts what the file may be ("video", "image").
+    job's own directory. ``kinds`` restricts what the file may be ("video", "image", and
+    "json": a JSON object, returned unprobed with ``info`` None).
     """
     s = settings or get_settings()
     work = Path(work_dir)
@@ -202,6 +222,10 @@ def resolve_source(
 
     try:
         check_byte_size(path.stat().st_size, s)
+        if "json" in kinds and _is_json(path):
+            if created and path.suffix.lower() != ".json":
+                path = path.rename(path.with_suffix(".json"))
+            return ResolvedInput(path=path, origin=origin, info=None, cleanup=created)
         check_header(path, s)
         info = probe(path)
         if created:

@@ -50,11 +50,16 @@ def _probe_into_upload(store: JobStore, owner: str, src: Path, filename: str,
     stem = safe_stem(Path(filename).stem, default="upload")
     final = d / f"{stem}{Path(filename).suffix.lower() or '.bin'}"
     src.rename(final)
-    final = fix_extension(final, info.container)
-    media = _jsonable(info.summary())
-    media.pop("path", None)  # a server path is nobody's business
+    if info is None:  # a JSON input (colour hints), not media
+        media: dict = {}
+        kind = "json"
+    else:
+        final = fix_extension(final, info.container)
+        media = _jsonable(info.summary())
+        media.pop("path", None)  # a server path is nobody's business
+        kind = info.kind
     row = m.Upload(id=upload_id, owner=owner, filename=filename[:255], path=str(final),
-                   size_bytes=final.stat().st_size, kind=info.kind, media=media,
+                   size_bytes=final.stat().st_size, kind=kind, media=media,
                    created_at=time.time(), job_id=job_id)
     return store.add_upload(row)
 
