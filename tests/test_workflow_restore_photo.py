@@ -1,6 +1,6 @@
 """The ``restore_photo`` workflow end to end: defects repaired, the face_restore and upscale
 post steps chained, the defect mask saved, 16-bit TIFF/PNG scans kept 16-bit, EXIF orientation
-applied, colorize refused cleanly while its step is not registered, and the CLI."""
+applied, the colorize post step chained from a reference or hints, and the CLI."""
 
 from __future__ import annotations
 
@@ -84,9 +84,33 @@ def test_exif_orientation_is_applied(tmp_path):
     assert r.metadata["input"]["exif_orientation"] == 6
 
 
-def test_colorize_fails_cleanly_while_its_step_is_missing(tmp_path, damaged):
+def test_colorize_chains_with_a_reference_or_hints(tmp_path):
+    """An old grey print, damaged: repaired, then coloured by the colorize post step from a
+    colour photo of the same scene or from JSON hints; colour comes back (PSNR vs the true
+    colour photo well above the grey one's)."""
+    import json
+
+    clean = photo("chelsea")
+    grey = np.repeat(clean.mean(axis=2, keepdims=True), 3, axis=2).astype(np.uint8)
+    src = write_image(tmp_path / "grey.png", add_defects(grey, scratches=4, specks=20, seed=3).image)
+    ref = write_image(tmp_path / "ref.png", clean)
+    r = reelsmith.run("restore_photo", inputs={"image": src, "reference": ref},
+                      output=tmp_path / "c.png", colorize=True, scratches=True, dust=True)
+    out = read_image(r.output)[0]
+    assert [s["role"] for s in r.metadata["post"]] == ["post.colorize"]
+    assert psnr(out, clean) > psnr(grey, clean) + 4
+    ys, xs = np.mgrid[5:clean.shape[0]:12, 5:clean.shape[1]:12]
+    hints = {"points": [{"x": int(x), "y": int(y), "color": [int(c) for c in clean[y, x]]}
+                        for y, x in zip(ys.ravel(), xs.ravel(), strict=True)]}
+    (tmp_path / "hints.json").write_text(json.dumps(hints))
+    r = reelsmith.run("restore_photo", inputs={"image": src, "hints": tmp_path / "hints.json"},
+                      output=tmp_path / "h.png", colorize=True)
+    assert psnr(read_image(r.output)[0], clean) > psnr(grey, clean) + 4
+
+
+def test_bad_combinations_are_input_errors(tmp_path, damaged):
     _, src = damaged
-    with pytest.raises(InputError, match="colorize"):
+    with pytest.raises(InputError, match="Nothing to take colour from"):
         reelsmith.run("restore_photo", src, output=tmp_path / "c.png", colorize=True)
     with pytest.raises(InputError, match="colorize"):
         reelsmith.run("restore_photo", inputs={"image": src, "reference": src},

@@ -35,7 +35,7 @@ from reelsmith.media.images import read_image, write_image
 from reelsmith.ops.photo_denoise import deblock, denoise_photo
 from reelsmith.ops.scratches import detect_defects, repair_defects
 from reelsmith.workflows.base import InputSpec, Workflow, WorkflowResult, register
-from reelsmith.workflows.post import PostFields, Stream, build_post_chain, post_steps
+from reelsmith.workflows.post import PostFields, Stream, build_post_chain
 from reelsmith.workflows.schema import param
 
 DEFECTS = "Scratches and dust"
@@ -102,10 +102,6 @@ class RestorePhotoParams(PostFields):
 
 
 def _colorize_step(p: RestorePhotoParams, inputs: Mapping[str, Path]) -> str:
-    if "colorize" not in post_steps():
-        raise InputError("Colorize is not available: this installation has no 'colorize' post "
-                         "step registered. Run without --colorize, or install a reelsmith with "
-                         "colorization.")
     opts = [f"strength={p.colorize_strength:g}"]
     if p.colorize_model != "auto":
         opts.append(f"model={p.colorize_model}")
@@ -161,8 +157,9 @@ class RestorePhoto(Workflow):
         InputSpec("image", kinds=("image",), description="The photo or scan to restore."),
         InputSpec("reference", kinds=("image",), required=False,
                   description="With colorize: a colour photo of a similar scene to take colours from."),
-        InputSpec("hints", kinds=("image",), required=False,
-                  description="With colorize: an image with colour scribbles on the places to colour."),
+        InputSpec("hints", kinds=("json", "image"), required=False,
+                  description="With colorize: colour hints, as JSON points/strokes or an image "
+                              "with colour scribbles on the places to colour."),
     )
     Params = RestorePhotoParams
 
