@@ -4,8 +4,9 @@ FaceID / FaceID Plus v2 / IP-Adapter shapes (tests/diffusiongen.py), on the CPU.
 from __future__ import annotations
 
 import base64
+import os
 import shutil
-import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -226,20 +227,39 @@ def test_seed_reproduces_and_a_different_seed_differs(models):
     assert not np.array_equal(a, c)
 
 
-def test_two_threads_share_one_pipeline_safely(models):
-    inp = PortraitInpainter("simple_inpaint")
-    img, mask = _scene(), _face_mask(96, 96, 48, 48, 20)
-    ref = inp.inpaint(JobContext(), img, mask, _req(seed=4))
-    outs: list = [None, None]
+_TWO_THREADS = """
+import sys, threading
+import numpy as np
+sys.path[:0] = sys.argv[1:3]
+from test_models_diffusion import _face_mask, _req, _scene
+from reelsmith.engine.context import JobContext
+from reelsmith.ops.portrait_inpaint import PortraitInpainter
+inp = PortraitInpainter("simple_inpaint")
+img, mask = _scene(), _face_mask(96, 96, 48, 48, 20)
+ref = inp.inpaint(JobContext(), img, mask, _req(seed=4))
+outs = [None, None]
+def work(k):
+    outs[k] = inp.inpaint(JobContext(), img, mask, _req(seed=4))
+threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+sys.exit(0 if all(np.array_equal(o, ref) for o in outs) else 1)
+"""
 
-    def work(k):
-        outs[k] = inp.inpaint(JobContext(), img, mask, _req(seed=4))
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(np.array_equal(o, ref) for o in outs)
+
+def test_two_threads_share_one_pipeline_safely(models):
+    """Two threads on one cached pipeline get the seed's result each. Run in a fresh process:
+    after the rest of the suite has run in this one, threaded PyTorch calls here were seen to
+    stall (two threads spinning; not reproduced alone) -- see the README's known issues."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", _TWO_THREADS, str(root / "tests"), str(root)],
+                          env=os.environ.copy(), timeout=300, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_bad_inputs_are_input_errors(models):

@@ -184,14 +184,13 @@ def test_vision_model_describes_the_face_for_the_prompt(models, photos, tmp_path
 
 
 def test_server_streams_step_progress_and_previews(models, photos, tmp_path):
-    from jobs_testkit import ThreadedServer
-
-    from reelsmith.server.app import create_app
+    """A real ``reelsmith serve`` process (its job runs in a worker thread of its own)."""
+    from serve_proc import ServeProcess
 
     def b64(path: Path) -> str:
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
-    with ThreadedServer(create_app(concurrency=1)) as srv:
+    with ServeProcess(tmp_path / "data") as srv:
         job = httpx.post(srv.url + "/api/v1/jobs", json={
             "workflow": "portrait", "inputs": {"reference": b64(photos["astronaut"]),
                                                "face": b64(photos["camera"])},
