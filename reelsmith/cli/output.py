@@ -80,14 +80,17 @@ def print_summary(result: dict[str, Any]) -> None:
 
 def run_and_report(args: argparse.Namespace, workflow: str, sources: Sequence[str],
                    params: dict[str, Any],
-                   summary: Callable[[dict[str, Any]], None] = print_summary) -> int:
+                   summary: Callable[[dict[str, Any]], None] = print_summary, *,
+                   inputs: dict[str, Any] | None = None) -> int:
     """Run ``workflow`` with a progress bar, then print JSON (``--json``), ``summary``, or
-    nothing (``--quiet``). Uses ``args.output``, ``args.json`` and ``args.quiet``."""
+    nothing (``--quiet``). Uses ``args.output``, ``args.json`` and ``args.quiet``. Sources go
+    positionally (``sources``) or by input name (``inputs``)."""
     from reelsmith import api
 
     bar = ProgressPrinter(enabled=not (args.quiet or args.json))
     try:
-        result = api.run(workflow, *sources, output=args.output, progress=bar, params=params)
+        result = api.run(workflow, *sources, inputs=inputs, output=args.output, progress=bar,
+                         params=params)
     finally:
         bar.close()
     data = result.to_dict()

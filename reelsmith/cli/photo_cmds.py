@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reelsmith.cli.output import ProgressPrinter, add_output_options, print_json, print_summary
+from reelsmith.cli.output import add_output_options, print_summary, run_and_report
 from reelsmith.cli.params_args import attach_params, params_from_args
 
 
@@ -37,23 +37,10 @@ def _colorize_summary(data: dict[str, Any]) -> None:
 
 
 def _cmd_colorize(args: argparse.Namespace) -> int:
-    from reelsmith import api
-
     params = params_from_args(args, args.param_specs)
     inputs = {"input": args.input}
     if args.hints:
         inputs["hints"] = args.hints
     if args.reference:
         inputs["reference"] = args.reference
-    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
-    try:
-        result = api.run("colorize", inputs=inputs, output=args.output, progress=bar,
-                         params=params)
-    finally:
-        bar.close()
-    data = result.to_dict()
-    if args.json:
-        print_json(data)
-    elif not args.quiet:
-        _colorize_summary(data)
-    return 0
+    return run_and_report(args, "colorize", [], params, _colorize_summary, inputs=inputs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from reelsmith.cli.output import ProgressPrinter, add_output_options, print_json, print_summary
+from reelsmith.cli.output import add_output_options, print_summary, run_and_report
 from reelsmith.cli.params_args import attach_params, params_from_args
 
 
@@ -51,17 +51,4 @@ def _cmd(args: argparse.Namespace) -> int:
         inputs["reference"] = args.reference
     if args.hints:
         inputs["hints"] = args.hints
-    from reelsmith import api
-
-    bar = ProgressPrinter(enabled=not (args.quiet or args.json))
-    try:
-        result = api.run("restore_photo", inputs=inputs, output=args.output, progress=bar,
-                         params=params)
-    finally:
-        bar.close()
-    data = result.to_dict()
-    if args.json:
-        print_json(data)
-    elif not args.quiet:
-        _summary(data)
-    return 0
+    return run_and_report(args, "restore_photo", [], params, _summary, inputs=inputs)
