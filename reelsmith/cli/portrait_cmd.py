@@ -32,7 +32,7 @@ def summary(data: dict[str, Any]) -> None:
     meta = data.get("metadata", {})
     why = meta.get("backend_reason")
     if why:
-        print(f"  note:    the builtin compositor ran: {why}")
+        print(f"  note:    {why}")
     if meta.get("prompt"):
         print(f"  prompt:  ({meta.get('prompt_source')}) {meta['prompt']}")
     for r in meta.get("results", []):
