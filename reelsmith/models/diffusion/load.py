@@ -14,9 +14,11 @@ device, dtype): loading SDXL takes many seconds and a GPU holds at most a couple
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,7 +124,36 @@ def _pipeline_type(name: str) -> Any:
     return cls
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No diffusers/transformers loading bars on the user's terminal while a pipeline loads
+    (the job reports its own progress); each library's previous setting is restored."""
+    from diffusers.utils import logging as dlog
+
+    libs = [dlog]
+    try:
+        from transformers.utils import logging as tlog
+
+        libs.append(tlog)
+    except ImportError:
+        pass
+    was = [lib.is_progress_bar_enabled() for lib in libs]
+    for lib in libs:
+        lib.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for lib, on in zip(libs, was, strict=True):
+            if on:
+                lib.enable_progress_bar()
+
+
 def _load(cls: Any, source: Path, config: Path | None, torch_dtype: Any) -> Any:
+    with _quiet_loading():
+        return _load_files(cls, source, config, torch_dtype)
+
+
+def _load_files(cls: Any, source: Path, config: Path | None, torch_dtype: Any) -> Any:
     if source.is_dir():
         problems = folder_problems(source)
         if problems:
