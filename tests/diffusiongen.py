@@ -203,3 +203,17 @@ def tiny_ip_adapter(folder: Path, pipeline_dir: Path, *, seed: int = 0) -> Path:
     path = folder / IP_ADAPTER_FILE
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
     return path
+
+
+def tiny_portrait_models(root: Path) -> Path:
+    """A models directory with everything the portrait's diffusers modes read: the pipeline
+    folder and, under ``ip-adapter/``, the CLIP encoder, FaceID, FaceID Plus v2 and plain
+    IP-Adapter files (the layout ``ops/portrait_inpaint.py`` expects)."""
+    from reelsmith.ops.portrait_inpaint import PIPELINE_FOLDER
+
+    pipe = tiny_sdxl_inpaint(root / PIPELINE_FOLDER)
+    tiny_clip_image_encoder(root / "ip-adapter" / "image_encoder")
+    tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=False)
+    tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=True)
+    tiny_ip_adapter(root / "ip-adapter", pipe)
+    return root

@@ -33,13 +33,7 @@ from reelsmith.ops.portrait_inpaint import (  # noqa: E402
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("diffusion_models")
-    pipe = dg.tiny_sdxl_inpaint(root / PIPELINE_FOLDER)
-    dg.tiny_clip_image_encoder(root / "ip-adapter" / "image_encoder")
-    dg.tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=False)
-    dg.tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=True)
-    dg.tiny_ip_adapter(root / "ip-adapter", pipe)
-    return root
+    return dg.tiny_portrait_models(tmp_path_factory.mktemp("diffusion_models"))
 
 
 @pytest.fixture

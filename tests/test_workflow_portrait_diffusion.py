@@ -32,14 +32,7 @@ QUICK = {"steps": 4, "size": 64, "identity_model": "dlib"}
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
-    from reelsmith.ops.portrait_inpaint import PIPELINE_FOLDER
-
-    root = tmp_path_factory.mktemp("weights")
-    pipe = dg.tiny_sdxl_inpaint(root / PIPELINE_FOLDER)
-    dg.tiny_clip_image_encoder(root / "ip-adapter" / "image_encoder")
-    dg.tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=False)
-    dg.tiny_faceid_adapter(root / "ip-adapter", pipe, plus_v2=True)
-    dg.tiny_ip_adapter(root / "ip-adapter", pipe)
+    root = dg.tiny_portrait_models(tmp_path_factory.mktemp("weights"))
     (root / "arcface").mkdir()
     make_arcface_onnx(root / "arcface" / "w600k_r50.onnx")
     return root
